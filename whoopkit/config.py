@@ -1,0 +1,136 @@
+"""Settings, read from the environment and from ``.env`` at the project root.
+
+Claude Desktop starts servers with an arbitrary working directory and a minimal environment,
+so nothing here depends on the cwd: relative paths resolve against the project root.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from whoopkit.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+OAUTH_SCOPES = (
+    "read:recovery",
+    "read:cycles",
+    "read:workout",
+    "read:sleep",
+    "read:profile",
+    "read:body_measurement",
+    "offline",
+)
+
+
+class Settings(BaseSettings):
+    """Every knob of whoopkit; the environment names are a public interface."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    whoop_client_id: str | None = Field(default=None, alias="WHOOP_CLIENT_ID")
+    whoop_client_secret: SecretStr | None = Field(default=None, alias="WHOOP_CLIENT_SECRET")
+    whoop_redirect_uri: str = Field(default="http://localhost:3000/callback", alias="WHOOP_REDIRECT_URI")
+    whoop_api_base_url: str = Field(default="https://api.prod.whoop.com/developer", alias="WHOOP_API_BASE_URL")
+    whoop_oauth_base_url: str = Field(
+        default="https://api.prod.whoop.com/oauth/oauth2", alias="WHOOP_OAUTH_BASE_URL"
+    )
+    whoop_token_cache: Path = Field(default=Path(".token_cache.json"), alias="WHOOP_TOKEN_CACHE")
+    whoop_data_dir: Path = Field(default=Path(".whoopkit"), alias="WHOOP_DATA_DIR")
+    whoop_demo: bool = Field(default=False, alias="WHOOP_DEMO")
+    whoop_cache_ttl: float = Field(default=60.0, ge=0, le=3600, alias="WHOOP_CACHE_TTL")
+    whoop_http_timeout: float = Field(default=20.0, gt=0, le=300, alias="WHOOP_HTTP_TIMEOUT")
+    whoop_mcp_tools: str | None = Field(default=None, alias="WHOOP_MCP_TOOLS")
+    whoop_mcp_http_token: SecretStr | None = Field(default=None, alias="WHOOP_MCP_HTTP_TOKEN")
+    ollama_host: str = Field(default="http://127.0.0.1:11434", alias="OLLAMA_HOST")
+    ollama_model: str = Field(default="llama3.2", alias="OLLAMA_MODEL")
+    ollama_timeout: float = Field(default=60.0, gt=0, le=600, alias="OLLAMA_TIMEOUT")
+    host: str = Field(default="127.0.0.1", alias="HOST")
+    port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
+    web_allow_remote: bool = Field(default=False, alias="WHOOP_WEB_ALLOW_REMOTE")
+    web_access_token: SecretStr | None = Field(default=None, alias="WHOOP_WEB_ACCESS_TOKEN")
+
+    @field_validator("whoop_token_cache", "whoop_data_dir")
+    @classmethod
+    def _anchor_at_project_root(cls, value: Path) -> Path:
+        value = value.expanduser()
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("whoop_api_base_url", "whoop_oauth_base_url", "ollama_host")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("whoop_client_id", "whoop_mcp_tools", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether a WHOOP app's client id and secret are configured."""
+        return bool(self.whoop_client_id and self.whoop_client_secret)
+
+    @property
+    def client_secret(self) -> str:
+        """The client secret in clear, for the token endpoint only."""
+        return self.whoop_client_secret.get_secret_value() if self.whoop_client_secret else ""
+
+    @property
+    def host_is_loopback(self) -> bool:
+        """Whether ``host`` only accepts connections from this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def mcp_tool_allowlist(self) -> frozenset[str] | None:
+        """The tool names ``WHOOP_MCP_TOOLS`` allows, or None for all."""
+        if not self.whoop_mcp_tools:
+            return None
+        return frozenset(name.strip() for name in self.whoop_mcp_tools.split(",") if name.strip())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``, applying keyword overrides.
+
+    Raises:
+        ConfigError: a value is malformed; the message names the variable.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            field = Settings.model_fields.get(name)
+            env_name = field.alias if field and field.alias else name.upper()
+            problems.append(f"{env_name} {err['msg'].lower()} (got {err.get('input')!r})")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems) + ".") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once.
+
+    Raises:
+        ConfigError: a value is malformed.
+    """
+    return load_settings()

@@ -1,0 +1,83 @@
+"""The one error hierarchy of whoopkit.
+
+Everything below raises only these; the edges convert them (the web app into a page or a
+redirect, the MCP server into a ``ToolError``). Every message is a sentence a user can act on.
+
+    WhoopkitError
+    ├── ConfigError              a setting is missing or malformed
+    ├── AuthError                the user has to (re)connect WHOOP
+    │   ├── NotLoggedInError     no token cache, or it is empty, corrupt or unreadable
+    │   └── TokenRefreshError    WHOOP rejected the refresh token (revoked, rotated elsewhere, expired)
+    ├── OAuthError               the login round trip failed (denied, bad state, failed code exchange)
+    ├── RateLimitedError         WHOOP said 429 and retrying did not help; carries retry_after seconds
+    ├── WhoopAPIError            WHOOP answered with an error status; carries status
+    │   └── NotFoundError        404: no such record
+    ├── WhoopUnavailableError    timeouts, connection errors or 5xx after bounded retries
+    └── InsightsUnavailableError the local Ollama model could not answer
+"""
+
+from __future__ import annotations
+
+LOGIN_URL = "http://localhost:3000/login"
+
+
+class WhoopkitError(Exception):
+    """Base class of every error whoopkit raises on purpose."""
+
+
+class ConfigError(WhoopkitError):
+    """A setting is missing or malformed."""
+
+
+class AuthError(WhoopkitError):
+    """The user has to (re)connect their WHOOP account."""
+
+    def __init__(self, message: str | None = None, *, login_url: str = LOGIN_URL) -> None:
+        self.login_url = login_url
+        super().__init__(message or f"Not connected to WHOOP: log in at {login_url}.")
+
+
+class NotLoggedInError(AuthError):
+    """There is no usable token cache."""
+
+
+class TokenRefreshError(AuthError):
+    """WHOOP rejected the refresh token, so the session is over."""
+
+
+class OAuthError(WhoopkitError):
+    """The OAuth login round trip failed."""
+
+
+class RateLimitedError(WhoopkitError):
+    """WHOOP's rate limit was hit and retrying within our budget did not help."""
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            message
+            or f"WHOOP's rate limit (100 requests a minute) was reached: retry after {retry_after:.0f} s."
+        )
+
+
+class WhoopAPIError(WhoopkitError):
+    """WHOOP answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class NotFoundError(WhoopAPIError):
+    """WHOOP has no such record."""
+
+    def __init__(self, message: str = "WHOOP has no such record.") -> None:
+        super().__init__(404, message)
+
+
+class WhoopUnavailableError(WhoopkitError):
+    """WHOOP could not be reached, timed out, or kept failing with 5xx."""
+
+
+class InsightsUnavailableError(WhoopkitError):
+    """The local Ollama model could not produce an insight."""

@@ -1,0 +1,246 @@
+"""Benchmark of the WHOOP MCP server against the fake WHOOP with a simulated network latency.
+
+Not a test: it prints figures (and PASS/MISS per target) for MCP_README.md.
+
+    .venv/bin/python bench/mcp_bench.py [--latency-ms 300] [--runs 5]
+
+1. Starts ``python -m whoopkit.fake_whoop --port N --latency-ms L`` as a real loopback server and mints
+   a token into a temporary token cache (POST /_fake/token).
+2. Measures one round trip (RT): a single upstream request at that latency.
+3. For every tool, spawns the REAL ``whoop_mcp_server.py`` over stdio with the official client (a fresh
+   process, so the first call is cold), calls the tool twice and reports wall time in RT and upstream
+   requests per call (from /_fake/stats deltas): cold, then repeated within the cache TTL.
+4. Cold start: spawn → initialize → list_tools, median of ``--runs``, against a bare one-tool MCPServer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mcp import Client, StdioServerParameters  # noqa: E402
+
+from whoopkit.tokens import Token, TokenStore  # noqa: E402
+
+SERVER = ROOT / "whoop_mcp_server.py"
+FORBIDDEN = ("fastapi", "jinja2", "ollama")
+BARE_SERVER = textwrap.dedent(
+    """
+    from mcp.server import MCPServer
+
+    server = MCPServer("bare")
+
+
+    @server.tool()
+    def ping() -> str:
+        \"\"\"Answer pong.\"\"\"
+        return "pong"
+
+
+    if __name__ == "__main__":
+        server.run("stdio")
+    """
+)
+EXTRA_CALLS: list[tuple[str, dict[str, Any]]] = [("get_trends", {"days": 90})]
+
+
+@dataclass
+class Row:
+    """One benchmarked call."""
+
+    label: str
+    cold_ms: float
+    cold_requests: int
+    warm_ms: float
+    warm_requests: int
+    ok: bool
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not come up")
+        time.sleep(0.05)  # polling a subprocess that has no readiness signal
+
+
+def _requests(base: str) -> int:
+    return int(httpx.get(f"{base}/_fake/stats", timeout=10).json()["requests"])
+
+
+def _server_env(base: str, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHOOP_", "OLLAMA_"))}
+    env.update(
+        {
+            "WHOOP_API_BASE_URL": f"{base}/developer",
+            "WHOOP_OAUTH_BASE_URL": f"{base}/oauth/oauth2",
+            "WHOOP_TOKEN_CACHE": str(workdir / "token_cache.json"),
+            "WHOOP_CLIENT_ID": "demo-client",
+            "WHOOP_CLIENT_SECRET": "demo-secret",
+            "WHOOP_DATA_DIR": str(workdir / "data"),
+            "WHOOP_DEMO": "0",
+        }
+    )
+    return env
+
+
+def _params(script: Path, env: dict[str, str]) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=[str(script), "--log-level", "WARNING"] if script == SERVER else [str(script)],
+        env=env,
+        cwd=str(ROOT),
+    )
+
+
+async def _bench_tool(base: str, env: dict[str, str], name: str, args: dict[str, Any]) -> Row:
+    async with Client(_params(SERVER, env), read_timeout_seconds=120) as client:
+        timings: list[tuple[float, int, bool]] = []
+        for _ in range(2):
+            before = _requests(base)
+            t0 = time.perf_counter()
+            result = await client.call_tool(name, args)
+            elapsed = (time.perf_counter() - t0) * 1000
+            timings.append((elapsed, _requests(base) - before, not result.is_error))
+    label = name + ("(" + ", ".join(f"{k}={v}" for k, v in args.items()) + ")" if args else "")
+    (cold_ms, cold_req, ok1), (warm_ms, warm_req, ok2) = timings
+    return Row(label, cold_ms, cold_req, warm_ms, warm_req, ok1 and ok2)
+
+
+async def _start_to_tools(params: StdioServerParameters) -> float:
+    t0 = time.perf_counter()
+    async with Client(params, mode="legacy") as client:
+        await client.list_tools()
+        return (time.perf_counter() - t0) * 1000
+
+
+async def _tool_names(env: dict[str, str]) -> list[str]:
+    async with Client(_params(SERVER, env)) as client:
+        return [tool.name for tool in (await client.list_tools()).tools]
+
+
+def _forbidden_imports(env: dict[str, str]) -> list[str]:
+    code = (
+        "import sys; from whoopkit.mcp_server import create_server; create_server(); "
+        f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+async def run(latency_ms: int, runs: int) -> int:
+    """Run every measurement and print the report; returns the number of missed targets."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "whoopkit.fake_whoop", "--port", str(port), "--latency-ms", str(latency_ms)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(f"{base}/_fake/stats")
+        with tempfile.TemporaryDirectory(prefix="whoop-mcp-bench-") as tmp:
+            workdir = Path(tmp)
+            token = Token.from_response(httpx.post(f"{base}/_fake/token", timeout=10).json(), now=time.time())
+            TokenStore(workdir / "token_cache.json").save(token)
+            env = _server_env(base, workdir)
+
+            # One round trip: a single upstream request at this latency (median of 3).
+            rtts = []
+            with httpx.Client(headers={"Authorization": f"Bearer {token.access_token}"}) as http:
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    http.get(f"{base}/developer/v2/user/profile/basic").raise_for_status()
+                    rtts.append((time.perf_counter() - t0) * 1000)
+            rt = statistics.median(rtts)
+
+            calls = [(name, {}) for name in await _tool_names(env)] + EXTRA_CALLS
+            rows = [await _bench_tool(base, env, name, args) for name, args in calls]
+
+            ours = [await _start_to_tools(_params(SERVER, env)) for _ in range(runs)]
+            bare_script = workdir / "bare_server.py"
+            bare_script.write_text(BARE_SERVER, encoding="utf-8")
+            bare = [await _start_to_tools(_params(bare_script, env)) for _ in range(runs)]
+            forbidden = _forbidden_imports(env)
+            total_requests = _requests(base)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+
+    print(f"WHOOP MCP benchmark: fake WHOOP on loopback with {latency_ms} ms latency per request")
+    print(f"1 RT (one upstream request, median of 3) = {rt:.0f} ms\n")
+    width = max(len(r.label) for r in rows)
+    print(
+        f"{'tool'.ljust(width)}  {'cold ms':>8} {'cold RT':>7} {'req':>4}   {'repeat ms':>9} {'rep RT':>6} {'req':>4}  ok"
+    )
+    for r in rows:
+        print(
+            f"{r.label.ljust(width)}  {r.cold_ms:8.0f} {r.cold_ms / rt:7.2f} {r.cold_requests:4d}   "
+            f"{r.warm_ms:9.0f} {r.warm_ms / rt:6.2f} {r.warm_requests:4d}  {'yes' if r.ok else 'NO'}"
+        )
+    ours_ms, bare_ms = statistics.median(ours), statistics.median(bare)
+    print(
+        f"\ncold start (spawn → initialize → list_tools, median of {runs}): "
+        f"whoop {ours_ms:.0f} ms, bare one-tool MCPServer {bare_ms:.0f} ms, ratio {ours_ms / bare_ms:.2f}×"
+    )
+    print(f"modules {', '.join(FORBIDDEN)} imported by the MCP server: {', '.join(forbidden) or 'none'}")
+    print(f"upstream requests in the whole run: {total_requests} (WHOOP allows 100/min)\n")
+
+    by_label = {r.label: r for r in rows}
+    checks = [
+        ("get_health_summary cold ≤ 1.2 RT", by_label["get_health_summary"].cold_ms / rt <= 1.2),
+        ("get_trends(days=90) cold ≤ 1.5 RT", by_label["get_trends(days=90)"].cold_ms / rt <= 1.5),
+        ("0 upstream requests on every repeat within the cache TTL", all(r.warm_requests == 0 for r in rows)),
+        ("cold start ≤ 1.3× bare MCPServer", ours_ms / bare_ms <= 1.3),
+        ("no fastapi/jinja2/ollama in the MCP process", not forbidden),
+        ("every call succeeded", all(r.ok for r in rows)),
+    ]
+    for label, passed in checks:
+        print(f"{'PASS' if passed else 'MISS'}  {label}")
+    return sum(1 for _, passed in checks if not passed)
+
+
+def main() -> None:
+    """Parse arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--latency-ms", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=5, help="cold-start repetitions (median)")
+    args = parser.parse_args()
+    sys.exit(1 if asyncio.run(run(args.latency_ms, args.runs)) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Test helpers: an in-memory OAuth token endpoint and subprocess scripts."""

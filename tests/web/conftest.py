@@ -1,0 +1,85 @@
+"""Fixtures for the web app: TestClients in real mode (fake WHOOP in-process) and demo mode, fake Ollama."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import make_settings
+from tests.web.fake_ollama import FakeOllama, ServerThread, free_port
+from whoopkit.config import Settings
+from whoopkit.web.app import create_app
+
+if TYPE_CHECKING:
+    from whoopkit.fake_whoop import FakeWhoop
+
+BASE_URL = "http://localhost:3000"
+REDIRECT_URI = f"{BASE_URL}/callback"
+
+
+@pytest.fixture(scope="session")
+def fake_ollama() -> Iterator[FakeOllama]:
+    """A fake Ollama HTTP server on a free loopback port (shared; tests reset its state)."""
+    state = FakeOllama()
+    with ServerThread(state.app()) as server:
+        state.url = server.url
+        yield state
+
+
+@pytest.fixture
+def ollama(fake_ollama: FakeOllama) -> FakeOllama:
+    """The fake Ollama, reset to its default model and answer."""
+    fake_ollama.reset()
+    return fake_ollama
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (Ollama down)."""
+    return free_port()
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, clean_env: None, ollama: FakeOllama) -> Settings:
+    """Settings for the web app: the fake WHOOP, a tmp token cache, the fake Ollama."""
+    return make_settings(
+        tmp_path,
+        WHOOP_REDIRECT_URI=REDIRECT_URI,
+        OLLAMA_HOST=ollama.url,
+        OLLAMA_TIMEOUT=10,
+    )
+
+
+def make_client(settings: Settings, fake: FakeWhoop, now: datetime, *, demo: bool = False) -> TestClient:
+    """A TestClient on the app (its lifespan starts on enter)."""
+    app = create_app(settings, demo=demo, fake=fake, clock=lambda: now)
+    return TestClient(app, base_url=BASE_URL, follow_redirects=False)
+
+
+@pytest.fixture
+def client(web_settings: Settings, fake: FakeWhoop, fake_now: datetime) -> Iterator[TestClient]:
+    """The app in real mode, talking to the in-process fake WHOOP, not logged in."""
+    with make_client(web_settings, fake, fake_now) as c:
+        yield c
+
+
+@pytest.fixture
+def authed(client: TestClient, fake: FakeWhoop, web_settings: Settings) -> TestClient:
+    """The app with a valid token cache (saved by H-auth's TokenStore)."""
+    import time
+
+    from whoopkit.tokens import Token, TokenStore
+
+    TokenStore(web_settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
+    return client
+
+
+def text_of(html: str) -> str:
+    """Visible-ish text of a page: tags removed, whitespace collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))

@@ -1,0 +1,921 @@
+"""The fake WHOOP server: OAuth 2 (consent, code, refresh rotation), API v2, rate limits, faults.
+
+Deliberate choices where WHOOP's behaviour is unspecified (each is also noted at the code):
+- A token lacking the endpoint's scope gets **401** ``{"error": "insufficient_scope"}`` (WHOOP answers
+  401 in practice, not 403) with ``WWW-Authenticate: Bearer error="insufficient_scope"`` so a client can
+  tell it apart from an expired token.
+- ``GET /v2/cycle/{id}/sleep`` lists no security in the spec; it requires ``read:sleep`` here.
+- Reusing a rotated refresh token is rejected (400 ``invalid_grant``) but does NOT revoke the new
+  tokens: two processes racing to refresh must be able to recover by re-reading the token file.
+- Rate limits count authenticated API requests per client app in fixed clock-aligned windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import random
+import re
+import secrets
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qs, quote, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from whoopkit.fake_whoop.consent import consent_page, error_page
+from whoopkit.fake_whoop.data import Collection, FakeDataset, decode_token, epoch_ms, generate_dataset
+
+logger = logging.getLogger(__name__)
+
+# Same order as whoopkit.config.OAUTH_SCOPES (a test keeps them equal); not imported, so that the
+# fake stays importable without pydantic-settings.
+ALL_SCOPES: tuple[str, ...] = (
+    "read:recovery",
+    "read:cycles",
+    "read:workout",
+    "read:sleep",
+    "read:profile",
+    "read:body_measurement",
+    "offline",
+)
+CODE_TTL = 600.0
+PENDING_TTL = 600.0
+MIN_STATE_LENGTH = 8
+MAX_LIMIT = 25
+DEFAULT_LIMIT = 10
+_INT64_MAX = 2**63 - 1
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+Target = Literal["api", "token"]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    retry_after: float | None = None
+
+
+class Faults:
+    """Fault injection: added latency, a random error rate, and queued failures."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.latency: float = 0.0
+        self.error_rate: float = 0.0
+        self._rng = random.Random(seed)
+        self._queued: dict[Target, deque[_Failure]] = {"api": deque(), "token": deque()}
+
+    def fail_next(
+        self, status: int, count: int = 1, retry_after: float | None = None, *, target: Target = "api"
+    ) -> None:
+        """Make the next ``count`` API (or token, with ``target="token"``) requests fail with ``status``.
+
+        Raises:
+            ValueError: ``status`` is not an HTTP error status or ``count`` is negative.
+        """
+        if not 400 <= status <= 599:
+            raise ValueError(f"fail_next needs an HTTP error status (400-599), got {status}")
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        self._queued[target].extend(_Failure(status, retry_after) for _ in range(count))
+
+    @property
+    def pending(self) -> int:
+        """How many queued failures (API and token) are still to be served."""
+        return sum(len(q) for q in self._queued.values())
+
+    def clear(self) -> None:
+        """Remove every fault: no latency, no random errors, nothing queued."""
+        self.latency = 0.0
+        self.error_rate = 0.0
+        for queue in self._queued.values():
+            queue.clear()
+
+    def take(self, target: Target) -> _Failure | None:
+        """The failure to serve for this request, if any (queued first, then the random error rate)."""
+        queue = self._queued[target]
+        if queue:
+            return queue.popleft()
+        if target == "api" and self.error_rate > 0 and self._rng.random() < self.error_rate:
+            return _Failure(self._rng.choice((500, 503)))
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The current fault settings as JSON-ready data."""
+        return {
+            "latency_ms": round(self.latency * 1000, 3),
+            "error_rate": self.error_rate,
+            "pending_api_failures": len(self._queued["api"]),
+            "pending_token_failures": len(self._queued["token"]),
+        }
+
+
+@dataclass
+class Stats:
+    """Counters for tests and benchmarks."""
+
+    requests: int = 0  # API requests received (including rejected ones)
+    requests_by_path: Counter[str] = field(default_factory=Counter)
+    token_grants: Counter[str] = field(default_factory=Counter)  # successful grants, by grant_type
+    token_requests: int = 0
+    invalid_grants: int = 0
+    unauthorized: int = 0
+    rate_limited: int = 0
+    injected_failures: int = 0
+    authorizations: int = 0  # authorization codes issued
+    revocations: int = 0
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        fresh = Stats()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counters as JSON-ready data."""
+        return {
+            "requests": self.requests,
+            "requests_by_path": dict(self.requests_by_path),
+            "token_grants": dict(self.token_grants),
+            "token_requests": self.token_requests,
+            "invalid_grants": self.invalid_grants,
+            "unauthorized": self.unauthorized,
+            "rate_limited": self.rate_limited,
+            "injected_failures": self.injected_failures,
+            "authorizations": self.authorizations,
+            "revocations": self.revocations,
+        }
+
+
+@dataclass
+class _Grant:
+    client_id: str
+    scopes: tuple[str, ...]
+    revoked: bool = False
+    access_tokens: list[_AccessToken] = field(default_factory=list)
+    refresh_tokens: list[_RefreshToken] = field(default_factory=list)
+
+
+@dataclass
+class _AccessToken:
+    grant: _Grant
+    expires_at: float
+    valid: bool = True
+
+
+@dataclass
+class _RefreshToken:
+    grant: _Grant
+    valid: bool = True
+
+
+@dataclass
+class _Code:
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class _Pending:
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str
+    expires_at: float
+
+
+class _RateLimiter:
+    """Per-client fixed windows of one minute and one day, with WHOOP's header format."""
+
+    def __init__(self, per_minute: int, per_day: int, clock: Callable[[], float]) -> None:
+        self.per_minute = per_minute
+        self.per_day = per_day
+        self._clock = clock
+        self._windows: dict[str, list[int]] = {}  # client -> [minute, count, day, count]
+
+    def reset(self) -> None:
+        self._windows.clear()
+
+    def hit(self, client_id: str) -> tuple[bool, dict[str, str], int]:
+        now = self._clock()
+        minute, day = int(now // 60), int(now // 86_400)
+        w = self._windows.setdefault(client_id, [minute, 0, day, 0])
+        if w[0] != minute:
+            w[0], w[1] = minute, 0
+        if w[2] != day:
+            w[2], w[3] = day, 0
+        allowed = w[1] < self.per_minute and w[3] < self.per_day
+        if allowed:
+            w[1] += 1
+            w[3] += 1
+        minute_left, day_left = self.per_minute - w[1], self.per_day - w[3]
+        minute_reset = max(1, math.ceil((minute + 1) * 60 - now))
+        day_reset = max(1, math.ceil((day + 1) * 86_400 - now))
+        # "The first number states the limit the client is closest to hitting."
+        if minute_left <= day_left:
+            limit, left, reset = self.per_minute, minute_left, minute_reset
+        else:
+            limit, left, reset = self.per_day, day_left, day_reset
+        headers = {
+            "X-RateLimit-Limit": f"{limit}, {self.per_minute};window=60, {self.per_day};window=86400",
+            "X-RateLimit-Remaining": str(max(0, left)),
+            "X-RateLimit-Reset": str(reset),
+        }
+        retry_after = 0
+        if not allowed:
+            retry_after = max(
+                minute_reset if minute_left <= 0 else 0,
+                day_reset if day_left <= 0 else 0,
+            )
+        return allowed, headers, retry_after
+
+
+def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def _oauth_error(
+    status: int, code: str, description: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "error_description": description},
+        status_code=status,
+        headers={**_NO_STORE, **(headers or {})},
+    )
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+def _raw_query(query_string: bytes) -> dict[str, str]:
+    """Query parameters decoded WITHOUT turning ``+`` into a space.
+
+    WHOOP rejects ``scope=read:recovery+read:cycles``: scopes must be separated by ``%20``. Decoding
+    ``+`` literally makes such a request fail here too (as an unknown scope), which catches the bug.
+    """
+    params: dict[str, str] = {}
+    for pair in query_string.decode("latin-1").split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        params.setdefault(unquote(key), unquote(value))
+    return params
+
+
+def _parse_time(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if "T" not in text.upper():
+        raise ValueError(value)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return epoch_ms(parsed)
+
+
+def _is_loopback_redirect(uri: str) -> bool:
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme == "http" and host in _LOOPBACK_HOSTS and not parts.fragment
+
+
+def _with_query(uri: str, params: dict[str, str]) -> str:
+    parts = urlsplit(uri)
+    extra = urlencode(params, quote_via=quote)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))
+
+
+class FakeWhoop:
+    """An ASGI app (a Starlette router) that behaves like WHOOP's OAuth server and API v2.
+
+    Mount it anywhere (``Mount("/_fake_whoop", app=fake)``) or serve it with uvicorn; paths are
+    ``/oauth/oauth2/{auth,token}``, ``/developer/v2/...``, ``/developer/v1/activity-mapping/{id}`` and
+    the control endpoints ``/_fake/{stats,faults,reset,token,expire}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str = "demo-client",
+        client_secret: str = "demo-secret",  # noqa: S107 - the fake's well-known demo secret
+        auto_approve: bool = False,
+        access_token_ttl: int = 3600,
+        seed: int = 7,
+        days: int = 180,
+        now: datetime | None = None,
+        requests_per_minute: int = 100,
+        requests_per_day: int = 10_000,
+        redirect_uris: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        control_endpoints: bool = True,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.auto_approve = auto_approve
+        self.access_token_ttl = access_token_ttl
+        self.seed = seed
+        self.days = days
+        self.now = now
+        self.redirect_uris = frozenset(redirect_uris)
+        self.clock = clock
+        self.faults = Faults(seed)
+        self.stats = Stats()
+        self._data: FakeDataset | None = None
+        self._limiter = _RateLimiter(requests_per_minute, requests_per_day, clock)
+        self._access: dict[str, _AccessToken] = {}
+        self._refresh: dict[str, _RefreshToken] = {}
+        self._codes: dict[str, _Code] = {}
+        self._pending: dict[str, _Pending] = {}
+        routes = [
+            Route("/oauth/oauth2/auth", self._authorize, methods=["GET", "POST"]),
+            Route("/oauth/oauth2/token", self._token, methods=["POST"]),
+            self._api_route("/developer/v2/cycle", "read:cycles", self._collection("cycle_collection")),
+            self._api_route("/developer/v2/cycle/{cycle_id}", "read:cycles", self._cycle_by_id),
+            self._api_route("/developer/v2/cycle/{cycle_id}/recovery", "read:recovery", self._cycle_recovery),
+            self._api_route("/developer/v2/cycle/{cycle_id}/sleep", "read:sleep", self._cycle_sleep),
+            self._api_route(
+                "/developer/v2/recovery", "read:recovery", self._collection("recovery_collection")
+            ),
+            self._api_route(
+                "/developer/v2/activity/sleep", "read:sleep", self._collection("sleep_collection")
+            ),
+            self._api_route("/developer/v2/activity/sleep/{sleep_id}", "read:sleep", self._sleep_by_id),
+            self._api_route(
+                "/developer/v2/activity/workout", "read:workout", self._collection("workout_collection")
+            ),
+            self._api_route(
+                "/developer/v2/activity/workout/{workout_id}", "read:workout", self._workout_by_id
+            ),
+            self._api_route("/developer/v2/user/profile/basic", "read:profile", self._profile),
+            self._api_route("/developer/v2/user/measurement/body", "read:body_measurement", self._body),
+            self._api_route("/developer/v2/user/access", None, self._revoke, methods=["DELETE"]),
+            self._api_route("/developer/v1/activity-mapping/{activity_id}", None, self._activity_mapping),
+        ]
+        if control_endpoints:
+            routes += [
+                Route("/_fake/stats", self._control_stats, methods=["GET"]),
+                Route("/_fake/faults", self._control_faults, methods=["GET", "POST"]),
+                Route("/_fake/reset", self._control_reset, methods=["POST"]),
+                Route("/_fake/token", self._control_token, methods=["POST"]),
+                Route("/_fake/expire", self._control_expire, methods=["POST"]),
+            ]
+        self._router = Router(routes=routes, default=self._not_found)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection."""
+        await self._router(scope, receive, send)
+
+    # ----------------------------------------------------------------------------- public helpers
+
+    @property
+    def data(self) -> FakeDataset:
+        """The synthetic dataset (generated on first use)."""
+        if self._data is None:
+            started = time.perf_counter()
+            self._data = generate_dataset(seed=self.seed, days=self.days, now=self.now)
+            logger.debug("fake WHOOP data generated in %.1f ms", (time.perf_counter() - started) * 1000)
+        return self._data
+
+    def issue_token(self, scopes: Iterable[str] = ALL_SCOPES, ttl: int | None = None) -> dict[str, Any]:
+        """Mint a token response (as the token endpoint would) without the OAuth dance.
+
+        Raises:
+            ValueError: an unknown scope was requested.
+        """
+        granted = tuple(scopes)
+        unknown = [s for s in granted if s not in ALL_SCOPES]
+        if unknown:
+            raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
+        return self._new_tokens(_Grant(self.client_id, granted), ttl)
+
+    def reset_stats(self) -> None:
+        """Zero the counters in ``stats``."""
+        self.stats.reset()
+
+    def reset(self) -> None:
+        """Zero the stats, clear every fault and the rate-limit windows (tokens are kept)."""
+        self.stats.reset()
+        self.faults.clear()
+        self._limiter.reset()
+
+    def expire_access_tokens(self) -> int:
+        """Expire every access token now (refresh tokens stay valid); returns how many."""
+        count = 0
+        now = self.clock()
+        for token in self._access.values():
+            if token.valid and token.expires_at > now:
+                token.expires_at = now
+                count += 1
+        return count
+
+    def access_token_is_valid(self, token: str) -> bool:
+        """Whether the API would accept this access token right now."""
+        return self._valid_access(token) is not None
+
+    # ----------------------------------------------------------------------------- tokens
+
+    def _new_tokens(self, grant: _Grant, ttl: int | None = None) -> dict[str, Any]:
+        lifetime = self.access_token_ttl if ttl is None else ttl
+        access = secrets.token_urlsafe(32)
+        record = _AccessToken(grant, self.clock() + lifetime)
+        grant.access_tokens.append(record)
+        self._access[access] = record
+        body: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": int(lifetime),
+            "scope": " ".join(grant.scopes),
+            "token_type": "bearer",
+        }
+        if "offline" in grant.scopes:
+            refresh = secrets.token_urlsafe(32)
+            refresh_record = _RefreshToken(grant)
+            grant.refresh_tokens.append(refresh_record)
+            self._refresh[refresh] = refresh_record
+            body["refresh_token"] = refresh
+        return body
+
+    def _valid_access(self, token: str) -> _AccessToken | None:
+        record = self._access.get(token)
+        if record is None or not record.valid or record.grant.revoked or self.clock() >= record.expires_at:
+            return None
+        return record
+
+    # ----------------------------------------------------------------------------- plumbing
+
+    async def _delay(self) -> None:
+        if self.faults.latency > 0:
+            await anyio.sleep(self.faults.latency)
+
+    def _failure_response(self, failure: _Failure) -> Response:
+        self.stats.injected_failures += 1
+        headers: dict[str, str] = {}
+        if failure.retry_after is not None:
+            seconds = str(max(0, math.ceil(failure.retry_after)))
+            headers["Retry-After"] = seconds
+            if failure.status == 429:
+                headers["X-RateLimit-Remaining"] = "0"
+                headers["X-RateLimit-Reset"] = seconds
+        messages = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+        return _error(
+            failure.status, "injected_fault", messages.get(failure.status, "Injected failure"), headers
+        )
+
+    def _api_route(
+        self,
+        path: str,
+        scope: str | None,
+        handler: Callable[[Request, _Grant], Response],
+        methods: list[str] | None = None,
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            self.stats.requests += 1
+            self.stats.requests_by_path[_route_path(request.scope)] += 1
+            await self._delay()
+            failure = self.faults.take("api")
+            if failure is not None:
+                return self._failure_response(failure)
+            header = request.headers.get("authorization", "")
+            kind, _, token = header.partition(" ")
+            if kind.lower() != "bearer" or not token.strip():
+                self.stats.unauthorized += 1
+                return _error(
+                    401, "unauthorized", "Missing bearer token.", {"WWW-Authenticate": 'Bearer realm="whoop"'}
+                )
+            access = self._valid_access(token.strip())
+            if access is None:
+                self.stats.unauthorized += 1
+                return _error(
+                    401,
+                    "invalid_token",
+                    "The access token is invalid, expired or revoked.",
+                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            grant = access.grant
+            allowed, headers, retry_after = self._limiter.hit(grant.client_id)
+            if not allowed:
+                self.stats.rate_limited += 1
+                return _error(
+                    429, "rate_limited", "Too Many Requests", {**headers, "Retry-After": str(retry_after)}
+                )
+            # WHOOP answers 401 (not 403) when the token lacks the scope; see the module docstring.
+            if scope is not None and scope not in grant.scopes:
+                self.stats.unauthorized += 1
+                return _error(
+                    401,
+                    "insufficient_scope",
+                    f"This request needs the {scope} scope.",
+                    {**headers, "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+                )
+            response = handler(request, grant)
+            response.headers.update(headers)
+            return response
+
+        return Route(path, endpoint, methods=methods or ["GET"])
+
+    async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        response = _error(404, "not_found", f"No route for {_route_path(scope)}")
+        await response(scope, receive, send)
+
+    # ----------------------------------------------------------------------------- API handlers
+
+    def _collection(self, name: str) -> Callable[[Request, _Grant], Response]:
+        def handler(request: Request, grant: _Grant) -> Response:
+            query = request.query_params
+            raw_limit = query.get("limit")
+            if raw_limit is None or raw_limit == "":
+                limit = DEFAULT_LIMIT
+            elif re.fullmatch(r"[+-]?\d{1,9}", raw_limit.strip()):
+                limit = int(raw_limit)
+            else:
+                return _error(400, "bad_request", f"limit must be an integer, got {raw_limit!r}.")
+            if not 1 <= limit <= MAX_LIMIT:
+                return _error(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
+            try:
+                start_ms = _parse_time(query.get("start"))
+                end_ms = _parse_time(query.get("end"))
+            except ValueError:
+                return _error(400, "bad_request", "start and end must be ISO 8601 date-times.")
+            raw_token = query.get("nextToken")
+            token = None
+            if raw_token:
+                token = decode_token(raw_token)
+                if token is None:
+                    return _error(400, "bad_request", "nextToken is not valid.")
+            collection: Collection = getattr(self.data, name)
+            result = collection.page(start_ms=start_ms, end_ms=end_ms, limit=limit, token=token)
+            if result is None:
+                return _error(400, "bad_request", "nextToken is not valid.")
+            records, next_token = result
+            body: dict[str, Any] = {"records": records}
+            if next_token is not None:
+                body["next_token"] = next_token
+            return JSONResponse(body)
+
+        return handler
+
+    @staticmethod
+    def _cycle_id(request: Request) -> int | Response:
+        raw: str = request.path_params["cycle_id"]
+        if not re.fullmatch(r"\d{1,19}", raw) or int(raw) > _INT64_MAX:
+            return _error(400, "bad_request", f"cycleId must be an int64, got {raw!r}.")
+        return int(raw)
+
+    @staticmethod
+    def _uuid(request: Request, name: str, label: str) -> uuid.UUID | Response:
+        raw: str = request.path_params[name]
+        if not _UUID_RE.fullmatch(raw):
+            return _error(400, "bad_request", f"{label} must be a UUID, got {raw!r}.")
+        return uuid.UUID(raw)
+
+    @staticmethod
+    def _found(record: dict[str, Any] | None, what: str) -> Response:
+        if record is None:
+            return _error(404, "not_found", f"No {what} found.")
+        return JSONResponse(record)
+
+    def _cycle_by_id(self, request: Request, grant: _Grant) -> Response:
+        cycle_id = self._cycle_id(request)
+        if isinstance(cycle_id, Response):
+            return cycle_id
+        return self._found(self.data.cycle(cycle_id), "cycle")
+
+    def _cycle_recovery(self, request: Request, grant: _Grant) -> Response:
+        cycle_id = self._cycle_id(request)
+        if isinstance(cycle_id, Response):
+            return cycle_id
+        return self._found(self.data.recovery_for_cycle(cycle_id), "recovery for this cycle")
+
+    def _cycle_sleep(self, request: Request, grant: _Grant) -> Response:
+        cycle_id = self._cycle_id(request)
+        if isinstance(cycle_id, Response):
+            return cycle_id
+        return self._found(self.data.sleep_for_cycle(cycle_id), "sleep for this cycle")
+
+    def _sleep_by_id(self, request: Request, grant: _Grant) -> Response:
+        sleep_id = self._uuid(request, "sleep_id", "sleepId")
+        if isinstance(sleep_id, Response):
+            return sleep_id
+        return self._found(self.data.sleep(sleep_id), "sleep")
+
+    def _workout_by_id(self, request: Request, grant: _Grant) -> Response:
+        workout_id = self._uuid(request, "workout_id", "workoutId")
+        if isinstance(workout_id, Response):
+            return workout_id
+        return self._found(self.data.workout(workout_id), "workout")
+
+    def _profile(self, request: Request, grant: _Grant) -> Response:
+        return JSONResponse(self.data.profile)
+
+    def _body(self, request: Request, grant: _Grant) -> Response:
+        return JSONResponse(self.data.body)
+
+    def _revoke(self, request: Request, grant: _Grant) -> Response:
+        grant.revoked = True
+        self.stats.revocations += 1
+        return Response(status_code=204)
+
+    def _activity_mapping(self, request: Request, grant: _Grant) -> Response:
+        raw: str = request.path_params["activity_id"]
+        if not re.fullmatch(r"\d{1,19}", raw) or int(raw) > _INT64_MAX:
+            return _error(400, "bad_request", f"activityV1Id must be an int64, got {raw!r}.")
+        v2 = self.data.v2_activity_id(int(raw))
+        if v2 is None:
+            return _error(404, "not_found", "Activity mapping not found.")
+        return JSONResponse({"v2_activity_id": v2})
+
+    # ----------------------------------------------------------------------------- OAuth
+
+    def _html_error(self, message: str) -> HTMLResponse:
+        return HTMLResponse(
+            error_page(message),
+            status_code=400,
+            headers={**_NO_STORE, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    async def _authorize(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._authorize_decision(request)
+        params = _raw_query(request.scope.get("query_string", b""))
+        client_id = params.get("client_id", "")
+        redirect_uri = params.get("redirect_uri", "")
+        state = params.get("state", "")
+        if client_id != self.client_id:
+            return self._html_error("Unknown client_id: the app is not registered with WHOOP.")
+        if not redirect_uri:
+            return self._html_error("redirect_uri is missing.")
+        if redirect_uri not in self.redirect_uris and not _is_loopback_redirect(redirect_uri):
+            return self._html_error("redirect_uri is not registered for this app.")
+        if len(state) < MIN_STATE_LENGTH:
+            return self._html_error(f"state must be at least {MIN_STATE_LENGTH} characters long.")
+        if params.get("response_type") != "code":
+            return self._redirect_error(
+                redirect_uri, state, "unsupported_response_type", "response_type must be code"
+            )
+        scopes = tuple(s for s in params.get("scope", "").split(" ") if s)
+        unknown = [s for s in scopes if s not in ALL_SCOPES]
+        if not scopes or unknown:
+            detail = f"unknown scope(s): {' '.join(unknown)}" if unknown else "scope is missing"
+            return self._redirect_error(redirect_uri, state, "invalid_scope", detail)
+        if self.auto_approve:
+            return RedirectResponse(self._issue_code(client_id, redirect_uri, scopes, state), status_code=302)
+        request_id = secrets.token_urlsafe(18)
+        self._prune()
+        self._pending[request_id] = _Pending(
+            client_id, redirect_uri, scopes, state, self.clock() + PENDING_TTL
+        )
+        parts = urlsplit(redirect_uri)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        csp = (
+            "default-src 'none'; style-src 'unsafe-inline'; "
+            f"form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'"
+        )
+        page = consent_page(
+            request_id=request_id, client_id=client_id, scopes=list(scopes), redirect_uri=redirect_uri
+        )
+        return HTMLResponse(
+            page, headers={**_NO_STORE, "Content-Security-Policy": csp, "Referrer-Policy": "no-referrer"}
+        )
+
+    async def _authorize_decision(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        request_id = (form.get("request_id") or [""])[0]
+        decision = (form.get("decision") or [""])[0]
+        self._prune()
+        pending = self._pending.pop(request_id, None)
+        if pending is None:
+            return self._html_error("This authorization request has expired or was already answered.")
+        if decision == "approve":
+            location = self._issue_code(
+                pending.client_id, pending.redirect_uri, pending.scopes, pending.state
+            )
+            return RedirectResponse(location, status_code=303)
+        if decision == "deny":
+            params = {
+                "error": "access_denied",
+                "error_description": "The user denied access",
+                "state": pending.state,
+            }
+            return RedirectResponse(_with_query(pending.redirect_uri, params), status_code=303)
+        return self._html_error("Choose Approve or Deny.")
+
+    def _redirect_error(self, redirect_uri: str, state: str, error: str, description: str) -> Response:
+        params = {"error": error, "error_description": description, "state": state}
+        return RedirectResponse(_with_query(redirect_uri, params), status_code=302)
+
+    def _issue_code(self, client_id: str, redirect_uri: str, scopes: tuple[str, ...], state: str) -> str:
+        code = secrets.token_urlsafe(24)
+        self._codes[code] = _Code(client_id, redirect_uri, scopes, self.clock() + CODE_TTL)
+        self.stats.authorizations += 1
+        return _with_query(redirect_uri, {"code": code, "scope": " ".join(scopes), "state": state})
+
+    def _prune(self) -> None:
+        now = self.clock()
+        for key in [k for k, p in self._pending.items() if p.expires_at <= now]:
+            del self._pending[key]
+        for key in [k for k, c in self._codes.items() if c.expires_at <= now]:
+            del self._codes[key]
+
+    def _client_credentials(self, request: Request, form: dict[str, list[str]]) -> tuple[str, str] | None:
+        header = request.headers.get("authorization", "")
+        kind, _, value = header.partition(" ")
+        if kind.lower() == "basic" and value:
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            user, sep, password = decoded.partition(":")
+            return (unquote_plus(user), unquote_plus(password)) if sep else None
+        if "client_id" not in form or "client_secret" not in form:
+            return None
+        return form["client_id"][0], form["client_secret"][0]
+
+    async def _token(self, request: Request) -> Response:
+        self.stats.token_requests += 1
+        await self._delay()
+        failure = self.faults.take("token")
+        if failure is not None:
+            return self._failure_response(failure)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return _oauth_error(400, "invalid_request", "Send the token request as a urlencoded form.")
+        try:
+            form = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return _oauth_error(400, "invalid_request", "The form is not valid UTF-8.")
+        credentials = self._client_credentials(request, form)
+        if credentials is None or not (
+            secrets.compare_digest(credentials[0].encode(), self.client_id.encode())
+            and secrets.compare_digest(credentials[1].encode(), self.client_secret.encode())
+        ):
+            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+
+        def field_(name: str) -> str:
+            return (form.get(name) or [""])[0]
+
+        grant_type = field_("grant_type")
+        if grant_type == "authorization_code":
+            return self._exchange_code(field_("code"), field_("redirect_uri"))
+        if grant_type == "refresh_token":
+            return self._refresh_grant(field_("refresh_token"))
+        if not grant_type:
+            return _oauth_error(400, "invalid_request", "grant_type is missing.")
+        return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
+
+    def _invalid_grant(self, description: str) -> Response:
+        self.stats.invalid_grants += 1
+        return _oauth_error(400, "invalid_grant", description)
+
+    def _exchange_code(self, code: str, redirect_uri: str) -> Response:
+        if not code:
+            return _oauth_error(400, "invalid_request", "code is missing.")
+        self._prune()
+        record = self._codes.get(code)
+        if record is None or record.used:
+            return self._invalid_grant("The authorization code is invalid, expired or already used.")
+        record.used = True  # single use, even when the rest of the request is wrong
+        if redirect_uri != record.redirect_uri:
+            return self._invalid_grant("redirect_uri does not match the authorization request.")
+        if record.client_id != self.client_id:
+            return self._invalid_grant("The code was issued to another client.")
+        self.stats.token_grants["authorization_code"] += 1
+        return JSONResponse(self._new_tokens(_Grant(record.client_id, record.scopes)), headers=_NO_STORE)
+
+    def _refresh_grant(self, refresh_token: str) -> Response:
+        if not refresh_token:
+            return _oauth_error(400, "invalid_request", "refresh_token is missing.")
+        record = self._refresh.get(refresh_token)
+        if record is None or not record.valid or record.grant.revoked:
+            return self._invalid_grant("The refresh token is invalid, rotated or revoked.")
+        # Rotation: the used refresh token and every access token of the grant stop working.
+        record.valid = False
+        for access in record.grant.access_tokens:
+            access.valid = False
+        self.stats.token_grants["refresh_token"] += 1
+        return JSONResponse(self._new_tokens(record.grant), headers=_NO_STORE)
+
+    # ----------------------------------------------------------------------------- control endpoints
+
+    async def _json_body(self, request: Request) -> dict[str, Any] | None:
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def _control_stats(self, request: Request) -> Response:
+        return JSONResponse(self.stats.as_dict())
+
+    async def _control_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = await self._json_body(request)
+            if body is None:
+                return _error(400, "bad_request", "Send a JSON object.")
+            try:
+                if "latency_ms" in body:
+                    self.faults.latency = max(0.0, float(body["latency_ms"]) / 1000)
+                if "error_rate" in body:
+                    self.faults.error_rate = min(1.0, max(0.0, float(body["error_rate"])))
+                if body.get("next_status") is not None:
+                    retry = body.get("retry_after")
+                    target = body.get("target", "api")
+                    if target not in ("api", "token"):
+                        raise ValueError("target must be api or token")
+                    self.faults.fail_next(
+                        int(body["next_status"]),
+                        int(body.get("next_count", 1)),
+                        None if retry is None else float(retry),
+                        target=target,
+                    )
+            except (TypeError, ValueError) as exc:
+                return _error(400, "bad_request", str(exc))
+        return JSONResponse(self.faults.as_dict())
+
+    async def _control_reset(self, request: Request) -> Response:
+        self.reset()
+        return JSONResponse({"ok": True})
+
+    async def _control_token(self, request: Request) -> Response:
+        body = await self._json_body(request)
+        if body is None:
+            return _error(400, "bad_request", "Send a JSON object.")
+        scopes: Any = body.get("scopes", body.get("scope", ALL_SCOPES))
+        if isinstance(scopes, str):
+            scopes = scopes.split()
+        ttl = body.get("ttl")
+        try:
+            if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
+                raise ValueError("scopes must be a list of strings or a space-separated string")
+            return JSONResponse(
+                self.issue_token(scopes, None if ttl is None else int(ttl)), headers=_NO_STORE
+            )
+        except (TypeError, ValueError) as exc:
+            return _error(400, "bad_request", str(exc))
+
+    async def _control_expire(self, request: Request) -> Response:
+        return JSONResponse({"expired": self.expire_access_tokens()})
+
+
+def create_fake_whoop(
+    *,
+    client_id: str = "demo-client",
+    client_secret: str = "demo-secret",  # noqa: S107 - the fake's well-known demo secret
+    auto_approve: bool = False,
+    access_token_ttl: int = 3600,
+    seed: int = 7,
+    days: int = 180,
+    now: datetime | None = None,
+    requests_per_minute: int = 100,
+    requests_per_day: int = 10_000,
+    redirect_uris: Iterable[str] = (),
+    clock: Callable[[], float] = time.time,
+    control_endpoints: bool = True,
+) -> FakeWhoop:
+    """Build a fake WHOOP (OAuth + API v2) as an ASGI app; data is generated lazily on first use."""
+    return FakeWhoop(
+        client_id=client_id,
+        client_secret=client_secret,
+        auto_approve=auto_approve,
+        access_token_ttl=access_token_ttl,
+        seed=seed,
+        days=days,
+        now=now,
+        requests_per_minute=requests_per_minute,
+        requests_per_day=requests_per_day,
+        redirect_uris=redirect_uris,
+        clock=clock,
+        control_endpoints=control_endpoints,
+    )

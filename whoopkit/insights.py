@@ -1,0 +1,325 @@
+"""AI insights from a local Ollama model, with rule-based insights when it is unavailable.
+
+The prompt carries the user's actual numbers (today's recovery, HRV, resting HR, last night's
+sleep, recent strain and workouts, 7- and 30-day baselines). The model must answer with JSON of
+the ``Insights`` schema (Ollama's structured output); the answer is untrusted, so it is validated
+with pydantic, stripped of control characters and length-capped (and the web layer escapes it).
+
+When Ollama is not running (the client raises the builtin ``ConnectionError``), times out, lacks
+the model (``ResponseError`` 404) or answers something unusable, ``generate_insights`` returns the
+deterministic ``analytics.rule_based_insights`` plus a notice saying how to enable Ollama.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from whoopkit import analytics
+from whoopkit.analytics import Baselines, DaySummary, Flag, Insights
+from whoopkit.config import Settings
+from whoopkit.errors import InsightsUnavailableError
+from whoopkit.models import Cycle, Recovery, Sleep, UserBodyMeasurement, Workout
+
+if TYPE_CHECKING:
+    import ollama
+
+logger = logging.getLogger(__name__)
+
+LOOKBACK_DAYS = 32  # 30-day baselines need 30 days before today, plus today and a margin
+MAX_RAW_CHARS = 20_000
+MAX_SUMMARY_CHARS = 800
+MAX_ITEM_CHARS = 300
+MAX_ITEMS = 6
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+SYSTEM_PROMPT = (
+    "You are a careful endurance coach reading one person's WHOOP data. Use ONLY the numbers given; "
+    "never invent data. Compare today with the 7- and 30-day baselines. Be specific and brief: the "
+    "summary is 2-3 sentences with the key numbers; give 2-5 concrete recommendations for today and "
+    "tonight; flags are notable findings (level info, warning or alert), most important first. "
+    "WHOOP recovery zones: green 67-100%, yellow 34-66%, red 0-33%. Day strain runs 0-21. "
+    "This is not medical advice; suggest seeing a doctor only for persistent warning signs. "
+    "Answer with JSON matching the given schema and nothing else."
+)
+
+
+class InsightResult(BaseModel):
+    """What the insights card shows: the insights, where they came from, and an optional notice."""
+
+    insights: Insights
+    source: Literal["ollama", "rules"]
+    model: str | None = None
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class InsightInput:
+    """The user's recent records (about ``LOOKBACK_DAYS`` days) the insights are built from."""
+
+    cycles: Sequence[Cycle]
+    recoveries: Sequence[Recovery]
+    sleeps: Sequence[Sleep]
+    workouts: Sequence[Workout]
+    body: UserBodyMeasurement | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    days: list[DaySummary]
+    today: DaySummary | None
+    baselines: Baselines | None
+
+
+def _analyse(data: InsightInput) -> _Analysis:
+    days = analytics.build_days(data.cycles, data.recoveries, data.sleeps, data.workouts)
+    today = days[0] if days else None
+    base = analytics.baselines(days, as_of=today.date) if today is not None else None
+    return _Analysis(days=days, today=today, baselines=base)
+
+
+def _n(value: float | None, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", _CONTROL.sub("", text)).strip()
+
+
+def _sport(name: str) -> str:
+    return _clean(name.replace("-", " ").replace("_", " "))[:40]
+
+
+def build_prompt(data: InsightInput) -> str:
+    """The user message: today's numbers, last night's sleep, recent strain and workouts, baselines."""
+    a = _analyse(data)
+    t, b = a.today, a.baselines
+    lines: list[str] = []
+    if t is None:
+        lines.append("No scored WHOOP days in the last month.")
+    else:
+        lines.append(f"Today ({t.weekday} {t.date.isoformat()}):")
+        if t.recovery_pct is not None:
+            lines.append(f"- Recovery {_n(t.recovery_pct, '%')} ({t.recovery_zone} zone)")
+        else:
+            lines.append(f"- Recovery not scored yet ({t.recovery_state})")
+        lines.append(f"- HRV {_n(t.hrv_ms, ' ms', 1)}, resting heart rate {_n(t.resting_hr_bpm, ' bpm')}")
+        if t.spo2_pct is not None or t.skin_temp_c is not None:
+            lines.append(f"- SpO2 {_n(t.spo2_pct, '%', 1)}, skin temperature {_n(t.skin_temp_c, ' °C', 1)}")
+        lines.append(
+            f"- Day strain so far {_n(t.strain, '', 1)}" + (" (day in progress)" if t.cycle_open else "")
+        )
+        lines.append(
+            f"Last night's sleep: {_n(t.sleep_hours, ' h asleep', 1)}, {_n(t.in_bed_hours, ' h in bed', 1)}, "
+            f"performance {_n(t.sleep_performance_pct, '%')}, efficiency {_n(t.sleep_efficiency_pct, '%')}, "
+            f"deep {_n(t.sws_minutes, ' min')}, REM {_n(t.rem_minutes, ' min')}, "
+            f"awake {_n(t.awake_minutes, ' min')}, sleep need {_n(t.sleep_need_hours, ' h', 1)}, "
+            f"respiratory rate {_n(t.respiratory_rate_per_min, '/min', 1)}"
+        )
+    recent = a.days[1:8]
+    if recent:
+        lines.append("Previous days (newest first): " + "; ".join(_day_line(d) for d in recent))
+    workouts = sorted(data.workouts, key=lambda w: w.start, reverse=True)[:8]
+    if workouts:
+        lines.append(
+            "Recent workouts (newest first): "
+            + "; ".join(
+                f"{w.local_start.date().isoformat()} {_sport(w.sport_name)} "
+                f"{round((w.end - w.start).total_seconds() / 60)} min strain "
+                + (_n(w.score.strain, "", 1) if w.score else "pending")
+                for w in workouts
+            )
+        )
+    if b is not None:
+        lines.append(
+            "Baselines (7-day / 30-day means, before today): "
+            f"recovery {_n(b.recovery_pct_7d, '%')} / {_n(b.recovery_pct_30d, '%')}; "
+            f"HRV {_n(b.hrv_ms_7d, ' ms', 1)} / {_n(b.hrv_ms_30d, ' ms', 1)}; "
+            f"resting HR {_n(b.resting_hr_bpm_7d, ' bpm', 1)} / {_n(b.resting_hr_bpm_30d, ' bpm', 1)}; "
+            f"sleep {_n(b.sleep_hours_7d, ' h', 1)} / {_n(b.sleep_hours_30d, ' h', 1)}; "
+            f"strain {_n(b.strain_7d, '', 1)} / {_n(b.strain_30d, '', 1)}; "
+            f"acute:chronic strain ratio {_n(b.acute_chronic_ratio, '', 2)}"
+        )
+    if data.body is not None:
+        lines.append(
+            f"Body: {data.body.height_meter:.2f} m, {data.body.weight_kilogram:.1f} kg, "
+            f"max heart rate {data.body.max_heart_rate} bpm"
+        )
+    return "\n".join(lines)
+
+
+def _day_line(d: DaySummary) -> str:
+    return (
+        f"{d.date.isoformat()} recovery {_n(d.recovery_pct, '%')}, HRV {_n(d.hrv_ms, ' ms')}, "
+        f"RHR {_n(d.resting_hr_bpm)}, strain {_n(d.strain, '', 1)}, sleep {_n(d.sleep_hours, ' h', 1)}"
+    )
+
+
+def facts(data: InsightInput) -> list[tuple[str, str]]:
+    """The key numbers the insight is based on, for display next to it."""
+    a = _analyse(data)
+    t, b = a.today, a.baselines
+    if t is None:
+        return []
+    out = [
+        ("Recovery", _n(t.recovery_pct, "%") if t.recovery_pct is not None else t.recovery_state.lower()),
+        ("HRV", _n(t.hrv_ms, " ms")),
+        ("Resting HR", _n(t.resting_hr_bpm, " bpm")),
+        ("Sleep", _n(t.sleep_hours, " h", 1)),
+        ("Strain", _n(t.strain, "", 1)),
+    ]
+    if b is not None:
+        out += [
+            ("HRV 7d / 30d", f"{_n(b.hrv_ms_7d, ' ms')} / {_n(b.hrv_ms_30d, ' ms')}"),
+            ("Recovery 7d / 30d", f"{_n(b.recovery_pct_7d, '%')} / {_n(b.recovery_pct_30d, '%')}"),
+            ("Sleep 7d / 30d", f"{_n(b.sleep_hours_7d, ' h', 1)} / {_n(b.sleep_hours_30d, ' h', 1)}"),
+        ]
+    return out
+
+
+def sanitize(insights: Insights) -> Insights:
+    """Strip control characters and cap lengths of model output (it is untrusted).
+
+    Raises:
+        InsightsUnavailableError: nothing usable is left (an empty summary).
+    """
+    summary = _clean(insights.summary)[:MAX_SUMMARY_CHARS]
+    if not summary:
+        raise InsightsUnavailableError("The model answered with an empty summary.")
+    recs = [c[:MAX_ITEM_CHARS] for c in (_clean(r) for r in insights.recommendations) if c][:MAX_ITEMS]
+    flags = [
+        Flag(level=f.level, message=m[:MAX_ITEM_CHARS])
+        for f, m in ((f, _clean(f.message)) for f in insights.flags)
+        if m
+    ][:MAX_ITEMS]
+    return Insights(summary=summary, recommendations=recs, flags=flags)
+
+
+def parse_model_output(content: str) -> Insights:
+    """Validate the model's JSON answer against the ``Insights`` schema.
+
+    Raises:
+        InsightsUnavailableError: too long, not JSON, or not matching the schema.
+    """
+    if len(content) > MAX_RAW_CHARS:
+        raise InsightsUnavailableError("The model's answer was too long.")
+    try:
+        parsed = Insights.model_validate_json(content)
+    except ValidationError:
+        raise InsightsUnavailableError("The model's answer did not match the expected format.") from None
+    return sanitize(parsed)
+
+
+async def ask_ollama(client: ollama.AsyncClient, settings: Settings, prompt: str) -> Insights:
+    """Ask the local model for insights with structured output.
+
+    Raises:
+        InsightsUnavailableError: Ollama is down, timed out, lacks the model, or answered unusably;
+            the message says how to fix it.
+    """
+    import ollama as ollama_lib
+
+    model = settings.ollama_model
+    try:
+        response = await client.chat(
+            model=model,
+            messages=[
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": prompt},
+            ],
+            format=Insights.model_json_schema(),
+            options={"temperature": 0.2},
+            stream=False,
+        )
+    except ConnectionError:
+        raise InsightsUnavailableError(
+            f"Ollama is not running at {settings.ollama_host}. To enable AI insights, start it with "
+            f"`ollama serve` and download the model with `ollama pull {model}`."
+        ) from None
+    except httpx.TimeoutException:
+        raise InsightsUnavailableError(
+            f"Ollama did not answer within {settings.ollama_timeout:.0f} s (OLLAMA_TIMEOUT). A smaller model "
+            f"or a longer timeout may help; check that `ollama serve` is running."
+        ) from None
+    except httpx.HTTPError as exc:
+        raise InsightsUnavailableError(
+            f"Could not talk to Ollama at {settings.ollama_host} ({type(exc).__name__}): check that "
+            "`ollama serve` is running."
+        ) from None
+    except ollama_lib.ResponseError as exc:
+        if exc.status_code == 404:
+            raise InsightsUnavailableError(
+                f"The Ollama model '{model}' is not installed: run `ollama pull {model}` "
+                "(or set OLLAMA_MODEL to a model you have)."
+            ) from None
+        raise InsightsUnavailableError(
+            f"Ollama answered with an error (status {exc.status_code}); check `ollama serve`'s log."
+        ) from None
+    content = getattr(getattr(response, "message", None), "content", None)
+    if not isinstance(content, str):
+        raise InsightsUnavailableError("The model returned no answer.")
+    return parse_model_output(content)
+
+
+def rules(data: InsightInput) -> Insights:
+    """The deterministic insights (no model needed)."""
+    a = _analyse(data)
+    return analytics.rule_based_insights(a.today, a.baselines)
+
+
+async def generate_insights(
+    data: InsightInput,
+    settings: Settings,
+    *,
+    client: ollama.AsyncClient | None = None,
+) -> InsightResult:
+    """Insights from Ollama when it works, otherwise rule-based ones with a notice on how to enable it."""
+    own_client = client is None
+    if client is None:
+        import ollama as ollama_lib
+
+        client = ollama_lib.AsyncClient(host=settings.ollama_host, timeout=settings.ollama_timeout)
+    try:
+        insights = await ask_ollama(client, settings, build_prompt(data))
+        return InsightResult(insights=insights, source="ollama", model=settings.ollama_model)
+    except InsightsUnavailableError as exc:
+        logger.info("AI insights unavailable, using rules: %s", exc)
+        return InsightResult(
+            insights=rules(data),
+            source="rules",
+            model=None,
+            notice=f"{exc} Showing rule-based insights meanwhile.",
+        )
+    finally:
+        if own_client:
+            await client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() unannotated
+
+
+def schema_json() -> str:
+    """The JSON schema the model must follow (for docs and debugging)."""
+    return json.dumps(Insights.model_json_schema(), indent=2)
+
+
+__all__ = [
+    "LOOKBACK_DAYS",
+    "InsightInput",
+    "InsightResult",
+    "ask_ollama",
+    "build_prompt",
+    "facts",
+    "generate_insights",
+    "parse_model_output",
+    "rules",
+    "sanitize",
+]

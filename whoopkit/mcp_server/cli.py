@@ -1,0 +1,128 @@
+"""Command-line plumbing of ``whoop_mcp_server.py``: arguments, logging, transports, Desktop config."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from whoopkit.config import PROJECT_ROOT, Settings
+from whoopkit.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SCRIPT = PROJECT_ROOT / "whoop_mcp_server.py"
+HTTP_HOST = "127.0.0.1"
+HTTP_PATH = "/mcp"
+UNAUTHORIZED_BODY = b'{"error":"unauthorized","error_description":"send Authorization: Bearer <token>"}'
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the server's command line."""
+    parser = argparse.ArgumentParser(
+        prog="whoop_mcp_server.py",
+        description="WHOOP MCP server for Claude Desktop (stdio by default).",
+    )
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="streamable-http port on 127.0.0.1 (default 8765)"
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print a Claude Desktop config entry for this checkout and exit",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr only: on stdio, stdout carries the protocol and nothing else."""
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def desktop_config(settings: Settings, script: Path = SCRIPT) -> dict[str, Any]:
+    """A ready-to-paste ``mcpServers`` entry with absolute paths for this checkout."""
+    return {
+        "mcpServers": {
+            "whoop": {
+                "command": sys.executable,
+                "args": [str(script.resolve())],
+                "env": {
+                    "WHOOP_TOKEN_CACHE": str(Path(settings.whoop_token_cache).resolve()),
+                    "PYTHONUNBUFFERED": "1",
+                },
+            }
+        }
+    }
+
+
+def desktop_config_text(settings: Settings) -> str:
+    """:func:`desktop_config` as pretty JSON."""
+    return json.dumps(desktop_config(settings), indent=2) + "\n"
+
+
+class BearerAuth:
+    """ASGI middleware: every HTTP request needs ``Authorization: Bearer <token>``, else 401."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass authorised requests (and lifespan events) through; answer 401 to the rest."""
+        if scope["type"] == "http":
+            supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, self._expected):
+                body = UNAUTHORIZED_BODY
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="whoop-mcp"'),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(server: Any, settings: Settings) -> BearerAuth:
+    """The streamable-HTTP app at ``/mcp`` behind the bearer check.
+
+    Raises:
+        ConfigError: ``WHOOP_MCP_HTTP_TOKEN`` is not set (the server refuses to start without it).
+    """
+    secret = settings.whoop_mcp_http_token.get_secret_value() if settings.whoop_mcp_http_token else ""
+    if len(secret.strip()) < 16:
+        raise ConfigError(
+            "WHOOP_MCP_HTTP_TOKEN must be set (at least 16 characters) to serve MCP over HTTP; "
+            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
+    return BearerAuth(server.streamable_http_app(streamable_http_path=HTTP_PATH, host=HTTP_HOST), secret)
+
+
+def serve(server: Any, settings: Settings, transport: str, port: int) -> None:
+    """Run ``server`` on stdio or on streamable HTTP (127.0.0.1 only).
+
+    Raises:
+        ConfigError: HTTP without ``WHOOP_MCP_HTTP_TOKEN``.
+    """
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app = http_app(server, settings)
+    logger.info("serving MCP on http://%s:%d%s (bearer token required)", HTTP_HOST, port, HTTP_PATH)
+    uvicorn.run(app, host=HTTP_HOST, port=port, log_level="warning")

@@ -1,0 +1,171 @@
+"""Wires settings, HTTP, OAuth, the token cache and the API client together for one process.
+
+Demo mode runs against an in-process fake WHOOP (no network, no WHOOP account) and keeps its
+own token file under ``WHOOP_DATA_DIR``, so it can never read, overwrite or delete a real login.
+This module must stay free of fastapi/jinja2/ollama: the MCP server imports it at startup.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from whoopkit.client import WhoopClient
+from whoopkit.config import Settings
+from whoopkit.errors import ConfigError, NotLoggedInError, OAuthError
+from whoopkit.oauth import USER_AGENT, OAuthClient, new_state
+from whoopkit.ratelimit import RateLimiter
+from whoopkit.tokens import TokenManager, TokenStore
+
+if TYPE_CHECKING:
+    from whoopkit.fake_whoop import FakeWhoop
+
+logger = logging.getLogger(__name__)
+
+DEMO_HOST = "http://fake-whoop.local"
+DEMO_API_BASE_URL = f"{DEMO_HOST}/developer"
+DEMO_OAUTH_BASE_URL = f"{DEMO_HOST}/oauth/oauth2"
+DEMO_CLIENT_ID = "demo-client"
+DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105 - the fake's public demo credentials
+DEMO_TOKEN_FILE = "demo_token.json"  # noqa: S105 - a file name
+
+
+@dataclass
+class Whoop:
+    """Everything a process needs to talk to WHOOP (or to the demo fake)."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    oauth: OAuthClient
+    tokens: TokenManager
+    client: WhoopClient
+    demo: bool
+    fake: FakeWhoop | None = None
+
+    @property
+    def store(self) -> TokenStore:
+        """The token cache this process uses (the demo one in demo mode)."""
+        return self.tokens.store
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()
+
+
+def is_demo(settings: Settings) -> bool:
+    """Whether to run in demo mode: WHOOP_DEMO=1 or no credentials, unless a real login exists.
+
+    An existing real token cache always wins, so a user who logged in is never shown fake data.
+    """
+    if settings.whoop_token_cache.is_file():
+        return False
+    return settings.whoop_demo or not settings.has_credentials
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` pointed at the embedded fake, with the demo credentials and the demo token file."""
+    return settings.model_copy(
+        update={
+            "whoop_api_base_url": DEMO_API_BASE_URL,
+            "whoop_oauth_base_url": DEMO_OAUTH_BASE_URL,
+            "whoop_client_id": DEMO_CLIENT_ID,
+            "whoop_client_secret": SecretStr(DEMO_CLIENT_SECRET),
+            "whoop_token_cache": Path(settings.whoop_data_dir) / DEMO_TOKEN_FILE,
+            "whoop_demo": True,
+        }
+    )
+
+
+def build_whoop(
+    settings: Settings,
+    *,
+    demo: bool | None = None,
+    fake: FakeWhoop | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Whoop:
+    """Build the process's WHOOP stack; ``demo=None`` decides with :func:`is_demo`.
+
+    In demo mode HTTP goes to ``fake`` (a new auto-approving fake when None) through an ASGI
+    transport. In real mode ``transport`` (or an ASGI transport on ``fake``) replaces the network,
+    which tests use; otherwise the real WHOOP URLs from ``settings`` are used.
+    """
+    if demo is None:
+        demo = is_demo(settings)
+    if demo:
+        if fake is None:
+            from whoopkit.fake_whoop import create_fake_whoop
+
+            fake = create_fake_whoop(
+                client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET, auto_approve=True
+            )
+        settings = demo_settings(settings)
+        settings.whoop_data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if transport is None and fake is not None:
+        transport = httpx.ASGITransport(app=fake)
+    http = httpx.AsyncClient(
+        transport=transport,
+        timeout=settings.whoop_http_timeout,
+        headers={"User-Agent": USER_AGENT},
+    )
+    oauth = OAuthClient(http, settings)
+    store = TokenStore(settings.whoop_token_cache)
+    tokens = TokenManager(store, oauth)
+    client = WhoopClient(
+        http,
+        tokens,
+        api_base_url=settings.whoop_api_base_url,
+        cache_ttl=settings.whoop_cache_ttl,
+        limiter=RateLimiter(),
+    )
+    logger.info("WHOOP runtime ready (%s mode)", "demo" if demo else "real")
+    return Whoop(
+        settings=settings, http=http, oauth=oauth, tokens=tokens, client=client, demo=demo, fake=fake
+    )
+
+
+async def _demo_token_works(whoop: Whoop) -> bool:
+    # A demo token saved by an earlier process belongs to that process's fake; ask this one.
+    try:
+        token = whoop.tokens.current()
+    except NotLoggedInError:
+        return False
+    if token.needs_refresh(whoop.tokens.clock()):
+        return False
+    response = await whoop.http.get(
+        f"{whoop.settings.whoop_api_base_url}/v2/user/profile/basic",
+        headers={"Authorization": f"Bearer {token.access_token}"},
+    )
+    return response.status_code == 200
+
+
+async def demo_login(whoop: Whoop) -> None:
+    """Log in to the demo fake (authorize with auto-approve → code → exchange) and save the token.
+
+    Does nothing when the stored demo token still works.
+
+    Raises:
+        ConfigError: ``whoop`` is not in demo mode.
+        OAuthError: the fake did not hand out a code.
+    """
+    if not whoop.demo:
+        raise ConfigError("demo_login only works in demo mode (WHOOP_DEMO=1 or no WHOOP credentials).")
+    if await _demo_token_works(whoop):
+        return
+    state = new_state()
+    response = await whoop.http.get(whoop.oauth.authorize_url(state), follow_redirects=False)
+    location = response.headers.get("location", "")
+    query = parse_qs(urlsplit(location).query)
+    code = query.get("code", [""])[0]
+    if not response.is_redirect or not code or query.get("state", [""])[0] != state:
+        raise OAuthError(
+            f"The demo login did not return an authorization code (HTTP {response.status_code})."
+        )
+    token = await whoop.oauth.exchange_code(code)
+    whoop.tokens.store.save(token)
+    logger.info("demo login complete")

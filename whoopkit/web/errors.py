@@ -1,0 +1,196 @@
+"""The edge: every ``whoopkit.errors`` exception becomes a clear page (or JSON) with a 4xx/5xx status.
+
+One handler converts the library's error hierarchy; bad query values and unknown paths get pages
+too, so a user never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from whoopkit.errors import (
+    AuthError,
+    ConfigError,
+    InsightsUnavailableError,
+    NotFoundError,
+    OAuthError,
+    RateLimitedError,
+    WhoopAPIError,
+    WhoopkitError,
+    WhoopUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class BadRequestError(WhoopkitError):
+    """A request value (e.g. ``?days=``) is invalid: a 400 page."""
+
+
+NAV = (
+    ("/dashboard", "Dashboard"),
+    ("/recovery-view", "Recovery"),
+    ("/sleep-view", "Sleep"),
+    ("/cycles-view", "Strain"),
+    ("/workouts-view", "Workouts"),
+    ("/ai-insights-view", "AI insights"),
+)
+
+LOGIN_BANNER = "You are not connected to WHOOP (or the saved login expired)."
+
+
+def base_context(request: Request, **extra: Any) -> dict[str, Any]:
+    """What every page's layout needs: navigation, demo flag, login state."""
+    web = request.app.state.web
+    whoop = web.whoop
+    logged_in = bool(whoop is not None and whoop.store.exists())
+    context: dict[str, Any] = {
+        "request": request,
+        "nav": NAV,
+        "active": request.url.path,
+        "demo": web.demo,
+        "logged_in": logged_in,
+        "login_banner": None,
+        "title": "whoopkit",
+    }
+    context.update(extra)
+    return context
+
+
+def render(request: Request, template: str, status_code: int = 200, **extra: Any) -> Response:
+    """Render ``template`` in the base layout."""
+    web = request.app.state.web
+    response: Response = web.templates.TemplateResponse(
+        request, template, base_context(request, **extra), status_code=status_code
+    )
+    response.headers.setdefault("cache-control", "no-store")
+    return response
+
+
+def error_page(
+    request: Request,
+    status_code: int,
+    heading: str,
+    message: str,
+    *,
+    hints: list[str] | None = None,
+    show_login: bool = False,
+    login_banner: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page explaining what went wrong and what to do; JSON for the data endpoints."""
+    if request.url.path.endswith("/data"):
+        body = {"error": heading, "message": message, "hints": hints or [], "login": show_login}
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    response = render(
+        request,
+        "error.html",
+        status_code,
+        title=heading,
+        heading=heading,
+        message=message,
+        hints=hints or [],
+        show_login=show_login,
+        login_banner=LOGIN_BANNER if login_banner else None,
+    )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
+    """Map the library's error hierarchy onto statuses and pages (the one place this happens)."""
+    message = str(exc)
+    if isinstance(exc, BadRequestError):
+        return error_page(request, 400, "That request does not make sense", message)
+    if isinstance(exc, AuthError):
+        return error_page(
+            request,
+            401,
+            "Log in to WHOOP",
+            message,
+            show_login=True,
+            login_banner=True,
+        )
+    if isinstance(exc, OAuthError):
+        return error_page(
+            request,
+            400,
+            "The WHOOP login did not complete",
+            message,
+            hints=_oauth_hints(request),
+            show_login=True,
+        )
+    if isinstance(exc, RateLimitedError):
+        return error_page(
+            request,
+            429,
+            "WHOOP asked us to slow down",
+            message,
+            headers={"Retry-After": str(max(1, round(exc.retry_after)))},
+        )
+    if isinstance(exc, NotFoundError):
+        return error_page(request, 404, "Not found", message)
+    if isinstance(exc, WhoopAPIError):
+        return error_page(request, 502, "WHOOP answered with an error", message)
+    if isinstance(exc, WhoopUnavailableError):
+        return error_page(request, 503, "WHOOP is not reachable right now", message)
+    if isinstance(exc, InsightsUnavailableError):
+        return error_page(request, 503, "AI insights are unavailable", message)
+    if isinstance(exc, ConfigError):
+        return error_page(request, 503, "whoopkit is not configured", message)
+    return error_page(request, 500, "Something went wrong", message)
+
+
+def _oauth_hints(request: Request) -> list[str]:
+    settings = request.app.state.web.settings
+    return [
+        "Start again from the login link: each login link works once and for ten minutes.",
+        f"The redirect URI ({settings.whoop_redirect_uri}) must match the one registered in the WHOOP "
+        "developer dashboard exactly, and you must open the dashboard on that same host.",
+        "Check WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in .env against the developer dashboard.",
+        "Your saved login (if any) was left untouched.",
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    async def on_whoopkit_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WhoopkitError)
+        logger.info("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        return whoopkit_error_response(request, exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        return error_page(
+            request,
+            400,
+            "That request does not make sense",
+            "A value in the address is not valid: the range must be 7, 30, 90 or a whole number of "
+            "days from 1 to 365.",
+        )
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return error_page(request, 404, "Page not found", "There is no such page in whoopkit.")
+        if exc.status_code == 405:
+            return error_page(request, 405, "Method not allowed", "That page does not accept this request.")
+        return error_page(request, exc.status_code, "Request failed", str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error on %s", request.url.path)
+        return error_page(
+            request, 500, "Something went wrong", "An unexpected error happened; the details are in the log."
+        )
+
+    app.add_exception_handler(WhoopkitError, on_whoopkit_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,70 @@
+// Fills the AI insights card once the local model has answered.
+// Same-origin file (the CSP forbids inline scripts); model output is untrusted, so only textContent is used.
+"use strict";
+(function () {
+  var card = document.getElementById("insight");
+  if (!card || card.getAttribute("data-state") !== "thinking") {
+    return;
+  }
+  function byId(id) {
+    return document.getElementById(id);
+  }
+  function fillList(list, items, makeClass) {
+    while (list.firstChild) {
+      list.removeChild(list.firstChild);
+    }
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      if (typeof item === "string") {
+        li.textContent = item;
+      } else {
+        li.textContent = String(item.message || "");
+        li.className = makeClass(item);
+      }
+      list.appendChild(li);
+    });
+  }
+  function show(data) {
+    var insights = data.insights || {};
+    var summary = byId("insight-summary");
+    summary.textContent = String(insights.summary || "");
+    summary.classList.remove("thinking");
+    var heading = card.querySelector("h3");
+    if (heading) {
+      heading.hidden = false;
+    }
+    fillList(byId("insight-recommendations"), (insights.recommendations || []).map(String), null);
+    fillList(byId("insight-flags"), insights.flags || [], function (flag) {
+      var level = ["info", "warning", "alert"].indexOf(flag.level) >= 0 ? flag.level : "info";
+      return "flag flag-" + level;
+    });
+    byId("insight-source").textContent = data.source === "ollama" ? "AI · " + String(data.model || "") : "Rule-based";
+    var notice = byId("insight-notice");
+    notice.textContent = String(data.notice || "");
+    notice.hidden = !data.notice;
+    var fallback = card.querySelector(".fallback-link");
+    if (fallback) {
+      fallback.hidden = true;
+    }
+    card.setAttribute("data-state", "done");
+  }
+  function fail(message) {
+    var summary = byId("insight-summary");
+    summary.textContent = message;
+    summary.classList.remove("thinking");
+    card.setAttribute("data-state", "error");
+  }
+  fetch(card.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) {
+          throw new Error(String(body.message || "The insights could not be loaded."));
+        }
+        return body;
+      });
+    })
+    .then(show)
+    .catch(function (err) {
+      fail(err && err.message ? err.message : "The insights could not be loaded.");
+    });
+})();

@@ -1059,3 +1059,36 @@ async def test_revoking_access_on_the_fake_invalidates_the_token(fake: Any) -> N
         assert fake.access_token_is_valid(tokens.token)
         await client.revoke_access()
         assert not fake.access_token_is_valid(tokens.token)
+
+
+async def test_concurrent_windows_that_all_hit_an_expired_token_share_a_single_refresh(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """End to end with the real TokenManager: five windows get 401 at once, WHOOP sees one refresh."""
+    import time
+
+    tokens_mod = pytest.importorskip("whoopkit.tokens")
+    oauth_mod = pytest.importorskip("whoopkit.oauth")
+    from whoopkit.config import load_settings
+
+    fake = _fake_or_skip()(now=NOW)
+    settings = load_settings(
+        WHOOP_CLIENT_ID="demo-client",
+        WHOOP_CLIENT_SECRET="demo-secret",
+        WHOOP_API_BASE_URL="http://fake/developer",
+        WHOOP_OAUTH_BASE_URL="http://fake/oauth/oauth2",
+        WHOOP_TOKEN_CACHE=str(tmp_path / "token.json"),
+        WHOOP_DATA_DIR=str(tmp_path / "data"),
+    )
+    store = tokens_mod.TokenStore(settings.whoop_token_cache)
+    store.save(tokens_mod.Token.from_response(fake.issue_token(), now=time.time()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as http:
+        manager = tokens_mod.TokenManager(store, oauth_mod.OAuthClient(http, settings))
+        client = WhoopClient(
+            http, manager, api_base_url=settings.whoop_api_base_url, sleep=clock.sleep, now=lambda: NOW
+        )
+        fake.expire_access_tokens()
+        got = await client.cycles(NOW - timedelta(days=90))
+    assert len(got.records) == len(_expected_ids(fake.data.cycle_collection, NOW - timedelta(days=90), None))
+    assert fake.stats.token_grants["refresh_token"] == 1
+    assert fake.stats.invalid_grants == 0

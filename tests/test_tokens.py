@@ -638,3 +638,30 @@ async def test_a_rejected_token_without_a_refresh_token_asks_to_log_in_again(
     with pytest.raises(TokenRefreshError, match=r"rejected by WHOOP.*no refresh token"):
         await manager.refresh_after_unauthorized(token.access_token)
     assert store.load() == token
+
+
+def test_delete_waits_for_a_refresh_in_progress_elsewhere_then_removes_the_new_token(
+    store: TokenStore,
+) -> None:
+    store.save(a_token())
+    other = TokenStore(store.path)
+    lock = other.file_lock(5)
+    lock.acquire()
+    deleted = threading.Event()
+    thread = threading.Thread(target=lambda: (store.delete(), deleted.set()))
+    thread.start()
+    try:
+        assert not deleted.wait(0.2)  # blocked by the "refreshing" process
+        other.save(a_token(access_token="at-rotated"))
+    finally:
+        lock.release()
+    assert deleted.wait(5)
+    thread.join(5)
+    assert not store.exists()
+
+
+def test_delete_still_removes_the_file_when_the_lock_is_stuck(store: TokenStore) -> None:
+    store.save(a_token())
+    with TokenStore(store.path).lock(timeout=1):
+        store.delete(lock_timeout=0.05)
+    assert not store.exists()

@@ -141,6 +141,10 @@ def _header_seconds(value: str | None) -> float | None:
 class WhoopClient:
     """Async WHOOP API v2 client; one instance per user session.
 
+    ``cache_ttl=0`` turns the response cache off; identical GETs that are in flight at the same
+    moment still share one upstream request. ``upstream_requests`` counts real HTTP sends, retries
+    included; ``cache_hits`` counts answers served from the cache. Naive datetimes are taken as UTC.
+
     Raises (from every request method):
         AuthError: not logged in, or WHOOP rejected the token even after a refresh.
         NotFoundError: WHOOP has no such record (404).

@@ -234,9 +234,18 @@ class TokenStore:
         finally:
             os.close(dir_fd)
 
-    def delete(self) -> None:
-        """Remove the token file (logout); a missing file is fine."""
-        self.path.unlink(missing_ok=True)
+    def delete(self, *, lock_timeout: float = 10.0) -> None:
+        """Remove the token file (logout); a missing file is fine.
+
+        Taken under the token lock, so a refresh running in another process cannot save a new
+        token right after the logout; if the lock stays busy, the file is removed anyway.
+        """
+        try:
+            with self.lock(timeout=lock_timeout):
+                self.path.unlink(missing_ok=True)
+        except WhoopUnavailableError:
+            logger.warning("token lock busy; removing %s without it", self.path)
+            self.path.unlink(missing_ok=True)
 
     def file_lock(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> filelock.BaseFileLock:
         """An unacquired inter-process lock on ``<path>.lock``, usable from any thread."""

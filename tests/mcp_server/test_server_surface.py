@@ -11,6 +11,7 @@ import httpx
 import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
 
 from tests.conftest import make_settings
 from tests.mcp_server.conftest import text_of
@@ -53,7 +54,9 @@ async def test_resources_expose_profile_today_and_status_as_json(client: Client)
     assert status["logged_in"] is True
 
 
-async def test_prompts_cover_the_morning_check_the_weekly_review_and_workout_comparison(client: Client) -> None:
+async def test_prompts_cover_the_morning_check_the_weekly_review_and_workout_comparison(
+    client: Client,
+) -> None:
     names = {p.name for p in (await client.list_prompts()).prompts}
     assert {"morning_check", "weekly_review", "compare_recent_workouts"} <= names
     morning = await client.get_prompt("morning_check")
@@ -102,10 +105,14 @@ def test_http_transport_refuses_to_start_without_a_bearer_token(settings: Settin
 async def test_http_transport_answers_401_to_a_missing_or_wrong_bearer(
     server: MCPServer[Any], settings: Settings, authorization: str | None
 ) -> None:
-    guarded = settings.model_copy(update={"whoop_mcp_http_token": "s3cret-token-of-32-characters-xx"})
+    guarded = settings.model_copy(
+        update={"whoop_mcp_http_token": SecretStr("s3cret-token-of-32-characters-xx")}
+    )
     app = http_app(server, guarded)
     headers = {"Authorization": authorization} if authorization else {}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
-        response = await http.post("/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        response = await http.post(
+            "/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        )
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")

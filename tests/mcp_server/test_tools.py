@@ -92,7 +92,9 @@ async def test_recovery_reports_percent_zone_hrv_and_resting_heart_rate_dated_by
     assert latest["day"] is not None
 
 
-async def test_body_measurements_are_converted_to_centimetres_kilograms_and_bmi(client: Client, fake: Any) -> None:
+async def test_body_measurements_are_converted_to_centimetres_kilograms_and_bmi(
+    client: Client, fake: Any
+) -> None:
     body = await _call(client, "get_body_measurements")
     assert body["height_cm"] == pytest.approx(fake.data.body["height_meter"] * 100, abs=0.1)
     assert body["bmi"] == pytest.approx(body["weight_kg"] / (body["height_cm"] / 100) ** 2, abs=0.1)
@@ -119,7 +121,9 @@ async def test_the_health_summary_fetches_all_parts_in_one_concurrent_round_trip
     assert elapsed < 0.4 * 2
 
 
-async def test_a_repeated_call_within_the_cache_ttl_sends_no_upstream_request(client: Client, fake: Any) -> None:
+async def test_a_repeated_call_within_the_cache_ttl_sends_no_upstream_request(
+    client: Client, fake: Any
+) -> None:
     await _call(client, "get_health_summary")
     await _call(client, "get_trends", {"days": 30})
     before = fake.stats.requests
@@ -142,7 +146,9 @@ async def test_history_over_many_windows_is_capped_with_an_honest_truncated_flag
     capped = await _call(client, "get_history", {"kind": "workouts", "days": 90, "max_records": 5})
     assert everything["truncated"] is False and everything["count"] > 5
     assert capped["truncated"] is True and capped["count"] == 5
-    assert [w["workout_id"] for w in capped["workouts"]] == [w["workout_id"] for w in everything["workouts"][:5]]
+    assert [w["workout_id"] for w in capped["workouts"]] == [
+        w["workout_id"] for w in everything["workouts"][:5]
+    ]
     assert "truncated" in capped["summary"]
 
 
@@ -176,7 +182,12 @@ async def test_compare_periods_accepts_two_explicit_ranges(client: Client) -> No
     out = await _call(
         client,
         "compare_periods",
-        {"first_start": "2026-09-01", "first_end": "2026-09-07", "second_start": "2026-10-01", "second_end": "2026-10-07"},
+        {
+            "first_start": "2026-09-01",
+            "first_end": "2026-09-07",
+            "second_start": "2026-10-01",
+            "second_end": "2026-10-07",
+        },
     )
     comparison = out["comparison"]
     assert (comparison["start_a"], comparison["end_b"]) == ("2026-09-01", "2026-10-07")

@@ -1,19 +1,37 @@
-"""Run the fake WHOOP on a port: ``python -m whoopkit.fake_whoop --port 8765 [--auto-approve]``."""
+"""Run the fake WHOOP on a port: ``python -m whoopkit.fake_whoop --port 8765 [--auto-approve]``.
+
+``--port 0`` picks a free port; the one line logged to stderr at start-up names the actual URL
+(``Simulated WHOOP (demo) listening on http://127.0.0.1:PORT``), and the socket already accepts
+connections when that line appears, so another process can wait for it instead of polling.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import socket
 
 from whoopkit.fake_whoop.app import create_fake_whoop
 
 logger = logging.getLogger("whoopkit.fake_whoop")
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and serve the fake with uvicorn until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m whoopkit.fake_whoop", description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m whoopkit.fake_whoop", description="Run the simulated WHOOP (OAuth + API v2)."
+    )
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--auto-approve", action="store_true", help="skip the consent page")
     parser.add_argument("--client-id", default="demo-client")
@@ -27,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
+    if args.access_token_ttl < 0 or args.latency_ms < 0 or args.days < 1:
+        parser.error("--access-token-ttl, --latency-ms and --days must not be negative")
 
     import uvicorn  # only here: the library itself never needs a server
 
@@ -40,14 +60,17 @@ def main(argv: list[str] | None = None) -> None:
         requests_per_minute=args.requests_per_minute,
         requests_per_day=args.requests_per_day,
     )
-    fake.faults.latency = max(0.0, args.latency_ms / 1000)
+    fake.faults.latency = args.latency_ms / 1000
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logger.info(
-        "Simulated WHOOP (demo) on http://%s:%d  OAuth base: /oauth/oauth2  API base: /developer",
-        args.host,
-        args.port,
-    )
-    uvicorn.run(fake, host=args.host, port=args.port, log_level="warning")
+    try:
+        sock = _listen(args.host, args.port)
+    except OSError as exc:
+        parser.exit(1, f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n")
+    port = sock.getsockname()[1]
+    shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
+    logger.info("Simulated WHOOP (demo) listening on http://%s:%d", shown, port)
+    server = uvicorn.Server(uvicorn.Config(fake, log_level="warning", lifespan="off"))
+    server.run(sockets=[sock])
 
 
 if __name__ == "__main__":

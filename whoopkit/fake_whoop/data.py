@@ -290,7 +290,7 @@ class _Generator:
         rng = self.rng
         nights = self.plan_nights()
         cycle_id = 1_100_000_000 + rng.randrange(50_000_000)
-        sleep_v1 = 2_400_000_000 + rng.randrange(50_000_000)
+        self.sleep_v1 = 2_400_000_000 + rng.randrange(50_000_000)
         workout_v1 = 3_700_000_000 + rng.randrange(50_000_000)
         n = len(nights)
         hrv_ar = 0.0
@@ -342,7 +342,8 @@ class _Generator:
             debt_ms = _clamp(0.6 * debt_ms + (need - asleep), 0, 3 * 3_600_000)
 
             sleep_id = self.uuid()
-            sleep_v1 += rng.randrange(3, 40)
+            self.sleep_v1 += rng.randrange(3, 40)
+            sleep_v1 = self.sleep_v1
             sleep_created = min(self.now, wake + timedelta(minutes=rng.uniform(1, 10)))
             pending_sleep = self.now - wake < PENDING_WINDOW
             sleep_state = (
@@ -395,7 +396,8 @@ class _Generator:
             self.data.sleep_collection.add(sleep, onset, sleep_id)
             self.data._sleeps[sleep_id] = sleep
             self.data._main_sleep_by_cycle[cycle_id] = sleep
-            self.data._v1_activity[sleep_v1] = sleep_id
+            if onset < V1_CUTOFF:
+                self.data._v1_activity[sleep_v1] = sleep_id
 
             # --- recovery from that sleep ----------------------------------------------------------
             hrv_base = 58.0 * (1 + 0.08 * frac)
@@ -403,7 +405,7 @@ class _Generator:
             hrv_ar = 0.45 * hrv_ar + rng.gauss(0, 0.11)
             ln_dev = (
                 hrv_ar
-                + 0.004 * (performance - 85)
+                + 0.006 * (performance - 85)
                 - 0.012 * max(0.0, prev_strain - 12)
                 - (0.30 if sick else 0.0)
                 - (0.15 if jetlag else 0.0)
@@ -411,7 +413,7 @@ class _Generator:
             )
             hrv = hrv_base * math.exp(ln_dev)
             rhr = round(rhr_base - 9 * ln_dev + rng.gauss(0, 1.0) + (5 if sick else 0) + (2 if jetlag else 0))
-            x = 0.75 * ln_dev / 0.12 + 0.25 * (rhr_base - rhr) / 2.5 + 0.02 * (performance - 85)
+            x = 0.75 * ln_dev / 0.12 + 0.25 * (rhr_base - rhr) / 2.5 + 0.035 * (performance - 85)
             x += rng.gauss(0, 0.15)
             recovery_score = float(round(_clamp(100 / (1 + math.exp(-(x + 0.55))), 1, 99)))
             recovery_created = min(self.now, sleep_created + timedelta(minutes=rng.uniform(0.5, 5)))
@@ -641,9 +643,12 @@ class _Generator:
         rem = int(asleep * rng.uniform(0.0, 0.1))
         sws = int(asleep * rng.uniform(0.05, 0.2))
         created = min(self.now, end + timedelta(minutes=rng.uniform(1, 10)))
-        record: Record = {
-            "id": nap_id,
-            "cycle_id": cycle_id,
+        self.sleep_v1 += rng.randrange(3, 40)
+        record: Record = {"id": nap_id, "cycle_id": cycle_id}
+        if start < V1_CUTOFF:
+            record["v1_id"] = self.sleep_v1
+            self.data._v1_activity[self.sleep_v1] = nap_id
+        record |= {
             "user_id": USER_ID,
             "created_at": iso(created),
             "updated_at": iso(min(self.now, created + timedelta(minutes=rng.uniform(0.5, 10)))),

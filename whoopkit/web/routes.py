@@ -247,14 +247,10 @@ async def logout(request: Request) -> Response:
         except WhoopkitError as exc:
             # The local login is removed anyway: the user asked to be logged out.
             logger.warning("revoking WHOOP access failed: %s", type(exc).__name__)
-        await anyio.to_thread.run_sync(_delete_token, whoop)
+        # TokenStore.delete takes the inter-process token lock itself.
+        await anyio.to_thread.run_sync(whoop.store.delete)
     whoop.client.clear_cache()
     return RedirectResponse("/?logged_out=1", status_code=303)
-
-
-def _delete_token(whoop: runtime.Whoop) -> None:
-    with whoop.store.lock():
-        whoop.store.delete()
 
 
 # --------------------------------------------------------------------------- pages

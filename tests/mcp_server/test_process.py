@@ -1,0 +1,105 @@
+"""The real server process: what it imports, and a stdio session the way Claude Desktop opens one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.abc import ByteReceiveStream
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = ROOT / "whoop_mcp_server.py"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHOOP_", "OLLAMA_"))}
+    env.update(
+        WHOOP_DEMO="1",
+        WHOOP_TOKEN_CACHE=str(tmp_path / "no_real_login.json"),
+        WHOOP_DATA_DIR=str(tmp_path / "data"),
+        WHOOP_CLIENT_ID="",
+        WHOOP_CLIENT_SECRET="",
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.slow
+def test_the_mcp_process_never_imports_fastapi_jinja2_or_ollama(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from whoopkit.mcp_server import create_server\n"
+        "from whoopkit import runtime, client, tokens, oauth, analytics, fake_whoop\n"
+        "create_server()\n"
+        "print(sorted(m for m in ('fastapi', 'jinja2', 'ollama') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+async def _read_message(stdout: ByteReceiveStream, buffer: bytearray) -> dict[str, Any]:
+    while b"\n" not in buffer:
+        buffer.extend(await stdout.receive())
+    line, _, rest = bytes(buffer).partition(b"\n")
+    buffer[:] = rest
+    message: dict[str, Any] = json.loads(line)
+    return message
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_stdio_session_at_protocol_2025_06_18_initializes_and_calls_a_tool(tmp_path: Path) -> None:
+    async with await anyio.open_process(
+        [sys.executable, str(SERVER)], cwd=tmp_path, env=_env(tmp_path), stderr=subprocess.DEVNULL
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        buffer = bytearray()
+
+        async def send(message: dict[str, Any]) -> None:
+            assert proc.stdin is not None
+            await proc.stdin.send(json.dumps(message).encode() + b"\n")
+
+        with anyio.fail_after(60):
+            await send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 0,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {},
+                        "clientInfo": {"name": "claude-ai", "version": "0.1.0"},
+                    },
+                }
+            )
+            init = await _read_message(proc.stdout, buffer)
+            assert init["id"] == 0
+            assert init["result"]["protocolVersion"] == "2025-06-18"
+            assert init["result"]["serverInfo"]["name"] == "whoop"
+            await send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            await send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            listed = await _read_message(proc.stdout, buffer)
+            assert "get_health_summary" in {tool["name"] for tool in listed["result"]["tools"]}
+            await send(
+                {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_recovery_score"}}
+            )
+            called = await _read_message(proc.stdout, buffer)
+        await proc.stdin.aclose()
+        with anyio.fail_after(20):
+            await proc.wait()
+
+    result = called["result"]
+    assert called["id"] == 2 and result["isError"] is False
+    assert result["structuredContent"]["data_source"] == "demo (simulated)"
+    assert "Demo mode" in result["content"][0]["text"]
+    # Demo mode must never create or touch the real token cache.
+    assert not (tmp_path / "no_real_login.json").exists()

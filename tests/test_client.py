@@ -176,7 +176,7 @@ async def test_requests_carry_the_bearer_token_our_user_agent_and_accept_json(ma
     assert request.url == httpx.URL(BASE + "/v2/user/profile/basic")
     assert request.headers["authorization"] == "Bearer token-1"
     assert request.headers["user-agent"] == USER_AGENT
-    assert USER_AGENT.startswith("whoopkit/") and USER_AGENT.endswith("(+local)")
+    assert USER_AGENT.startswith("whoopkit/")
     assert request.headers["accept"] == "application/json"
     assert client.upstream_requests == 1
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.helpers.mini_oauth import MiniOAuth, form_of
+from whoopkit import USER_AGENT
 from whoopkit.config import OAUTH_SCOPES, Settings
 from whoopkit.errors import (
     ConfigError,
@@ -145,7 +146,7 @@ async def test_exchange_code_posts_the_documented_form_and_stamps_expires_at(
     assert request.method == "POST"
     assert str(request.url) == "http://fake-whoop.local/oauth/oauth2/token"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert request.headers["user-agent"] == "whoopkit/0.1"
+    assert request.headers["user-agent"] == USER_AGENT
     assert form_of(request) == {
         "grant_type": "authorization_code",
         "code": code,
@@ -170,7 +171,7 @@ async def test_refresh_posts_grant_type_refresh_token_with_scope_offline(
         "client_secret": "demo-secret",
         "scope": "offline",
     }
-    assert server.requests[-1].headers["user-agent"] == "whoopkit/0.1"
+    assert server.requests[-1].headers["user-agent"] == USER_AGENT
     assert token.refresh_token != refresh_token
     assert token.expires_at == NOW + 3600
 

@@ -27,7 +27,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from whoopkit import __version__
+from whoopkit import USER_AGENT
 from whoopkit.errors import (
     LOGIN_URL,
     NotFoundError,
@@ -52,7 +52,6 @@ __all__ = ["USER_AGENT", "Collected", "TokenProvider", "WhoopClient", "format_da
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = f"whoopkit/{__version__} (+local)"
 MAX_PAGE_SIZE = 25
 
 # Window sizes chosen so one window normally fits in one page of 25: ~1 cycle/recovery a day,

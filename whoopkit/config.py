@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     whoop_client_id: str | None = Field(default=None, alias="WHOOP_CLIENT_ID")
     whoop_client_secret: SecretStr | None = Field(default=None, alias="WHOOP_CLIENT_SECRET")
     whoop_redirect_uri: str = Field(default="http://localhost:3000/callback", alias="WHOOP_REDIRECT_URI")
-    whoop_api_base_url: str = Field(default="https://api.prod.whoop.com/developer", alias="WHOOP_API_BASE_URL")
+    whoop_api_base_url: str = Field(
+        default="https://api.prod.whoop.com/developer", alias="WHOOP_API_BASE_URL"
+    )
     whoop_oauth_base_url: str = Field(
         default="https://api.prod.whoop.com/oauth/oauth2", alias="WHOOP_OAUTH_BASE_URL"
     )

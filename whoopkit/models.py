@@ -6,7 +6,7 @@ Optional fields in the spec are optional here; ``score`` is present only when
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -29,7 +29,7 @@ class ScoreState(StrEnum):
 def parse_offset(offset: str) -> timezone:
     """Turn a WHOOP ``timezone_offset`` such as ``-05:00`` or ``Z`` into a tzinfo."""
     if offset in ("Z", "z", ""):
-        return timezone.utc
+        return UTC
     sign = -1 if offset[0] == "-" else 1
     hours, _, minutes = offset.lstrip("+-").partition(":")
     return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))

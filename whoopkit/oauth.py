@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from whoopkit import USER_AGENT
 from whoopkit.config import OAUTH_SCOPES, Settings
 from whoopkit.errors import (
     LOGIN_URL,
@@ -30,7 +31,6 @@ from whoopkit.tokens import Token
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "whoopkit/0.1"
 MIN_STATE_LENGTH = 8
 STATE_TTL = 600.0
 

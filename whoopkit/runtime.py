@@ -16,10 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from whoopkit import USER_AGENT
 from whoopkit.client import WhoopClient
 from whoopkit.config import Settings
 from whoopkit.errors import ConfigError, NotLoggedInError, OAuthError
-from whoopkit.oauth import USER_AGENT, OAuthClient, new_state
+from whoopkit.oauth import OAuthClient, new_state
 from whoopkit.ratelimit import RateLimiter
 from whoopkit.tokens import TokenManager, TokenStore
 

@@ -92,9 +92,13 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def demo_login(page: Any, url: str) -> None:
-    page.goto(f"{url}/")
-    page.click("text=Log in with WHOOP")
+def demo_login(page: Any, url: str, *, from_home: bool = False) -> None:
+    if from_home:  # logged out: the home page offers the login
+        page.goto(f"{url}/")
+        shot(page, "00-home")
+        page.click("text=Log in with WHOOP")
+    else:
+        page.goto(f"{url}/login")
     page.wait_for_url(re.compile(r".*/_fake_whoop/oauth/oauth2/auth.*"))
     shot(page, "01-consent")
     page.click("button:has-text('Approve')")
@@ -108,7 +112,7 @@ def test_the_demo_login_flow_and_every_page_render_with_charts(
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     console = Console(page)
-    demo_login(page, server["url"])
+    demo_login(page, server["url"], from_home=True)
     assert page.locator(".banner.demo").is_visible()
     assert re.fullmatch(r"\d{1,3}%", page.locator("[data-testid=recovery]").inner_text())
     assert page.locator("[data-testid=hrv]").inner_text().endswith("ms")

@@ -44,6 +44,7 @@ async def main() -> int:
             f"(protocol {client.protocol_version}), {len(tools)} tools, ready in {ready_ms:.0f} ms"
         )
         rows: list[tuple[str, bool, float, str]] = []
+        sources: set[str] = set()
         for tool in tools:
             t0 = time.perf_counter()
             try:
@@ -53,6 +54,8 @@ async def main() -> int:
                 )
                 texts = [block.text for block in result.content if block.type == "text"]
                 summary = texts[0] if texts else "(no text)"
+                if isinstance(result.structured_content, dict) and "data_source" in result.structured_content:
+                    sources.add(str(result.structured_content["data_source"]))
             except Exception as exc:  # a protocol failure is a failed row, not a crash of the report
                 ok, summary = False, f"{type(exc).__name__}: {exc}"
             rows.append((tool.name, ok, (time.perf_counter() - t0) * 1000, _one_line(summary)))
@@ -63,7 +66,8 @@ async def main() -> int:
     for name, ok, ms, summary in rows:
         print(f"{name.ljust(width)}  {'ok' if ok else 'FAIL':6}  {ms:5.0f}  {summary}")
     failed = sum(1 for _, ok, _, _ in rows if not ok)
-    print(f"\n{len(rows) - failed} passed, {failed} failed")
+    print(f"\ndata source: {', '.join(sorted(sources)) or 'unknown'}")
+    print(f"{len(rows) - failed} passed, {failed} failed")
     return failed
 
 

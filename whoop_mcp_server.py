@@ -20,7 +20,7 @@ if __name__ == "__main__":
         if args.print_config:
             sys.stdout.write(desktop_config_text(settings))
             sys.exit(0)
-        serve(create_server(settings), settings, args.transport, args.port)
+        serve(create_server(settings), settings, args.transport, args.port, args.log_level)
     except ConfigError as exc:
         sys.stderr.write(f"whoop_mcp_server: {exc}\n")
         sys.exit(2)

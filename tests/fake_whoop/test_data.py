@@ -261,3 +261,15 @@ async def test_constructing_the_fake_and_serving_a_first_request_is_fast() -> No
     elapsed = time.perf_counter() - started
     assert answer.status_code == 200
     assert elapsed < 0.5, f"construct + first request took {elapsed * 1000:.0f} ms (target 150 ms)"
+
+
+def test_data_without_a_fixed_now_is_regenerated_when_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    from whoopkit.fake_whoop import app
+
+    fixed = create_fake_whoop(now=NOW)
+    live = create_fake_whoop(days=5)
+    first_fixed, first_live = fixed.data, live.data
+    assert live.data is first_live
+    monkeypatch.setattr(app, "DATA_MAX_AGE", -1.0)
+    assert fixed.data is first_fixed
+    assert live.data is not first_live

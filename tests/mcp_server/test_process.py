@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,64 @@ async def test_a_stdio_session_at_protocol_2025_06_18_initializes_and_calls_a_to
     assert "Demo mode" in result["content"][0]["text"]
     # Demo mode must never create or touch the real token cache.
     assert not (tmp_path / "no_real_login.json").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_streamable_http_serves_mcp_on_loopback_only_to_the_bearer_token(tmp_path: Path) -> None:
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    token = "test-token-0123456789-abcdefghij"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    env = _env(tmp_path, WHOOP_MCP_HTTP_TOKEN=token)
+    async with await anyio.open_process(
+        [sys.executable, str(SERVER), "--transport", "streamable-http", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            log = bytearray()
+            with anyio.fail_after(60):
+                while b"Uvicorn running on" not in log:
+                    log.extend(await proc.stderr.receive())
+            async with httpx2.AsyncClient() as http:
+                for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+                    response = await http.post(
+                        url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+                    )
+                    assert response.status_code == 401
+            authed = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+            with anyio.fail_after(60):
+                async with authed, Client(streamable_http_client(url, http_client=authed)) as client:
+                    result = await client.call_tool("get_user_profile", {})
+            assert not result.is_error
+            assert result.structured_content["data_source"] == "demo (simulated)"
+        finally:
+            proc.terminate()
+            with anyio.fail_after(20):
+                await proc.wait()
+
+
+def test_streamable_http_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(SERVER), "--transport", "streamable-http", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "WHOOP_MCP_HTTP_TOKEN must be set" in out.stderr
+    assert out.stdout == ""

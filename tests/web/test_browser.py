@@ -190,7 +190,8 @@ def test_the_logged_out_banner_links_to_the_login(server: dict[str, Any], browse
     context = browser.new_context()
     page = context.new_page()
     demo_login(page, server["url"])
-    page.click("button:has-text('Log out')")
+    with page.expect_navigation():
+        page.click("button:has-text('Log out')")
     page.wait_for_url(re.compile(r".*/\?logged_out=1$"))
     page.goto(server["url"] + "/dashboard")
     banner = page.locator(".banner.warn")

@@ -240,6 +240,12 @@ def test_a_cross_site_logout_is_refused(authed: TestClient, web_settings: Settin
     assert web_settings.whoop_token_cache.exists()
 
 
+def test_a_logout_the_browser_marks_cross_site_is_refused(authed: TestClient, web_settings: Settings) -> None:
+    response = authed.post("/logout", headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"})
+    assert response.status_code == 403
+    assert web_settings.whoop_token_cache.exists()
+
+
 def test_logout_is_post_only(authed: TestClient, web_settings: Settings) -> None:
     assert authed.get("/logout").status_code == 405
     assert web_settings.whoop_token_cache.exists()

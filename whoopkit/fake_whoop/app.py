@@ -56,6 +56,7 @@ PENDING_TTL = 600.0
 MIN_STATE_LENGTH = 8
 MAX_LIMIT = 25
 DEFAULT_LIMIT = 10
+DATA_MAX_AGE = 6 * 3600.0
 _INT64_MAX = 2**63 - 1
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -350,6 +351,7 @@ class FakeWhoop:
         self.faults = Faults(seed)
         self.stats = Stats()
         self._data: FakeDataset | None = None
+        self._data_generated = 0.0
         self._limiter = _RateLimiter(requests_per_minute, requests_per_day, clock)
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {}
@@ -398,10 +400,16 @@ class FakeWhoop:
 
     @property
     def data(self) -> FakeDataset:
-        """The synthetic dataset (generated on first use)."""
-        if self._data is None:
+        """The synthetic dataset (generated on first use).
+
+        Without a fixed ``now`` the data ends at the current time and is regenerated after
+        ``DATA_MAX_AGE`` seconds, so a demo left running overnight still shows today.
+        """
+        stale = self.now is None and time.monotonic() - self._data_generated > DATA_MAX_AGE
+        if self._data is None or stale:
             started = time.perf_counter()
             self._data = generate_dataset(seed=self.seed, days=self.days, now=self.now)
+            self._data_generated = time.monotonic()
             logger.debug("fake WHOOP data generated in %.1f ms", (time.perf_counter() - started) * 1000)
         return self._data
 

@@ -45,6 +45,9 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    # httpx logs every request URL at INFO: noise in Claude Desktop's log, and nothing a user acts on.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def desktop_config(settings: Settings, script: Path = SCRIPT) -> dict[str, Any]:
@@ -112,7 +115,7 @@ def http_app(server: Any, settings: Settings) -> BearerAuth:
     return BearerAuth(server.streamable_http_app(streamable_http_path=HTTP_PATH, host=HTTP_HOST), secret)
 
 
-def serve(server: Any, settings: Settings, transport: str, port: int) -> None:
+def serve(server: Any, settings: Settings, transport: str, port: int, log_level: str = "INFO") -> None:
     """Run ``server`` on stdio or on streamable HTTP (127.0.0.1 only).
 
     Raises:
@@ -125,4 +128,5 @@ def serve(server: Any, settings: Settings, transport: str, port: int) -> None:
 
     app = http_app(server, settings)
     logger.info("serving MCP on http://%s:%d%s (bearer token required)", HTTP_HOST, port, HTTP_PATH)
-    uvicorn.run(app, host=HTTP_HOST, port=port, log_level="warning")
+    # At INFO uvicorn announces "Uvicorn running on …" once the port is bound (tests wait for it).
+    uvicorn.run(app, host=HTTP_HOST, port=port, log_level=log_level.lower())

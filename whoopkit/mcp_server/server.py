@@ -573,17 +573,20 @@ def create_server(
     ) -> Annotated[CallToolResult, TrendsOut]:
         """Trends over the last `days` days: recovery, HRV, resting HR, sleep, strain, workouts and more.
 
-        Per metric: mean, median, min/max, personal baseline (median), slope per week with a direction
-        (improving / declining / stable) and outlier days.
+        Per metric: mean, median, min/max, personal baseline (median including the 30 days before the
+        window), slope per week with a direction (improving / declining / stable) and outlier days.
         """
         now = today()
-        first = now - timedelta(days=days - 1)
+        # The 30 days before the window set the personal baseline (median) and the outlier scale.
+        first = now - timedelta(days=days - 1 + BASELINE_DAYS)
         got = await fetch_days(await provider.client(), first, now, now)
         report = analytics.compute_trends(got.rows, window_days=days, end=now)
         if not include_points:
             _strip_points(report)
-        changed = report.highlights or ["Every metric was stable (or had too few days for a trend)."]
-        text = f"Trends over {days} days ({report.days_in_window} days with data): " + " ".join(changed)
+        main = (report.recovery, report.hrv, report.resting_hr, report.sleep_hours, report.strain)
+        text = f"Trends over {days} days ({report.days_in_window} days with data): " + " ".join(
+            t.summary for t in main
+        )
         if got.truncated:
             text += " Some records were left out (too many in the range)."
         src, note = source()

@@ -6,6 +6,7 @@ A ``None`` value is a gap (e.g. a pending score), never a zero.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,19 @@ def _bounds(values: Sequence[float], y_min: float | None, y_max: float | None) -
     return lo, hi
 
 
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering ``[lo, hi]``."""
+    if hi <= lo:
+        hi = lo + 1
+    raw = (hi - lo) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(lo / step) * step
+    last = math.ceil(hi / step) * step
+    n = round((last - first) / step)
+    return [round(first + i * step, 6) for i in range(n + 1)]
+
+
 def _segments(coords: Sequence[tuple[float, float] | None]) -> list[list[tuple[float, float]]]:
     """Split a series at gaps so a missing value is not drawn as a line through zero."""
     out: list[list[tuple[float, float]]] = []
@@ -89,7 +103,8 @@ def sparkline(
         parts.append(f'<polyline class="spark-line" points="{pts}"/>')
     last = next((c for c in reversed(coords) if c is not None), None)
     if last is not None:
-        parts.append(f'<circle class="spark-dot" cx="{_fmt(last[0])}" cy="{_fmt(last[1])}" r="2.5"/>')
+        # A zero-length round-capped stroke stays round even though the viewBox is stretched.
+        parts.append(f'<path class="spark-dot" d="M{_fmt(last[0])},{_fmt(last[1])} h0"/>')
     parts.append("</svg>")
     return _svg(parts)
 
@@ -150,6 +165,9 @@ def line_chart(
     if not present:
         return Markup("")
     lo, hi = _bounds(present, y_min, y_max)
+    if ticks is None:
+        ticks = nice_ticks(lo, hi)
+        lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
     parts = [_open(label, css)]
     frame, y = _frame(lo, hi, unit=unit, ticks=ticks)
     for b_lo, b_hi, b_css in bands:
@@ -196,6 +214,9 @@ def bar_chart(
     if not present:
         return Markup("")
     lo, hi = _bounds([*present, y_min], y_min, y_max if y_max is not None else max(present) * 1.1 or 1.0)
+    if ticks is None:
+        ticks = nice_ticks(lo, hi)
+        hi = max(hi, ticks[-1])
     parts = [_open(label, css)]
     frame, y = _frame(lo, hi, unit=unit, ticks=ticks)
     parts.extend(frame)
@@ -239,7 +260,9 @@ def stacked_bar_chart(
     totals = [sum(v for v, _ in s.segments) for s in stacks if s is not None]
     if not any(totals):
         return Markup("")
-    hi = max(totals) * 1.1 or 1.0
+    if ticks is None:
+        ticks = nice_ticks(0.0, max(totals))
+    hi = max(max(totals), ticks[-1])
     parts = [_open(label, css)]
     frame, y = _frame(0.0, hi, unit=unit, ticks=ticks)
     parts.extend(frame)

@@ -91,6 +91,18 @@ def recoveries_by_day(recoveries: Sequence[Recovery], cycles: Sequence[Cycle]) -
     return pairs
 
 
+def series_end(today: date, seen: Sequence[date]) -> date:
+    """The last day a chart shows: the newest WHOOP day when it is today or yesterday, else today.
+
+    While the user sleeps, WHOOP's current cycle is still yesterday's, so ending at the calendar
+    date would always leave an empty last slot; a real gap (no strap for days) stays visible.
+    """
+    newest = max(seen, default=None)
+    if newest is None or newest < today - timedelta(days=1):
+        return today
+    return newest
+
+
 def _daily_series(
     pairs: Sequence[tuple[date, float | None]], days: int, today: date
 ) -> list[tuple[date, float | None]]:
@@ -162,6 +174,7 @@ def dashboard(
         else:
             sleep["state"] = fmt.state_label(last.score_state)
 
+    today = series_end(today, [cycle_day(c) for c in cycles])
     trends = _trends(cycles, rec_pairs, nights, today)
     return {
         "first_name": profile.first_name if profile else "",
@@ -218,6 +231,7 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
     """Strain per day: a bar chart and a table."""
     cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
     pairs = [(cycle_day(c), c.score.strain if c.score else None) for c in cycles]
+    today = series_end(today, [d for d, _ in pairs])
     points = [charts.Point(_label(d), v) for d, v in _daily_series(pairs, days, today)]
     rows = []
     for c in cycles:
@@ -314,6 +328,7 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     by_day: dict[date, Sleep] = {}
     for s in nights:
         by_day.setdefault(sleep_day(s), s)
+    today = series_end(today, list(by_day))
     span = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
     stacks: list[charts.Stack | None] = []  # an empty Stack keeps the day's axis label
     perf: list[charts.Point] = []
@@ -410,6 +425,7 @@ def recovery_view(
 ) -> dict[str, Any]:
     """Recovery coloured by zone, HRV and resting heart rate: charts and a table."""
     pairs = recoveries_by_day(recoveries, cycles)
+    today = series_end(today, [d for d, _ in pairs])
     series = _daily_series([(d, r.score.recovery_score if r.score else None) for d, r in pairs], days, today)
     rec_points = [charts.Point(_label(d), v, css=fmt.zone(v)) for d, v in series]
     hrv = _daily_series([(d, r.score.hrv_rmssd_milli if r.score else None) for d, r in pairs], days, today)
@@ -480,5 +496,5 @@ def recovery_view(
 
 
 def today_for(now: datetime) -> date:
-    """Today's date in the user's local time (the server's zone: the app runs on the user's machine)."""
+    """Today's date in the server's zone (the app runs on the user's own machine)."""
     return now.astimezone().date()

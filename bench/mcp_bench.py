@@ -177,8 +177,11 @@ async def _measure(
         for name, args in [(n, {}) for n in names] + EXTRA_CALLS:
             await pacer.before(expected=40)
             rows.append(await _bench_tool(http, env, name, args))
-        ours = [await _start_to_tools(_params(SERVER, env)) for _ in range(runs)]
-        bare = [await _start_to_tools(_params(bare_script, env)) for _ in range(runs)]
+        ours: list[float] = []
+        bare: list[float] = []
+        for _ in range(runs):  # interleaved, so that a burst of machine load hits both alike
+            ours.append(await _start_to_tools(_params(SERVER, env)))
+            bare.append(await _start_to_tools(_params(bare_script, env)))
         return rows, ours, bare, await _requests(http), pacer.waited
 
 

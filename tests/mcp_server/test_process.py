@@ -165,3 +165,19 @@ def test_streamable_http_refuses_to_start_without_a_token(tmp_path: Path) -> Non
     assert out.returncode == 2
     assert "WHOOP_MCP_HTTP_TOKEN must be set" in out.stderr
     assert out.stdout == ""
+
+
+def test_print_config_prints_a_desktop_entry_with_absolute_paths(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(SERVER), "--print-config"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    entry = json.loads(out.stdout)["mcpServers"]["whoop"]
+    assert entry["command"] == sys.executable
+    assert entry["args"] == [str(SERVER)]
+    assert entry["env"]["WHOOP_TOKEN_CACHE"] == str(tmp_path / "no_real_login.json")

@@ -145,6 +145,8 @@ def test_the_insights_card_fills_in_from_the_fake_ollama(
     assert page.locator("#insight-recommendations li").count() == 2
     assert page.locator("#insight-source").inner_text().startswith("AI")
     assert page.locator("#insight-notice").is_hidden()
+    assert page.locator("#insight-facts dt").count() >= 5
+    assert page.locator("#insight-facts-card").is_visible()
     shot(page, "04-insights-ollama")
     assert console.errors == []
     context.close()
@@ -172,7 +174,9 @@ def test_the_rule_based_fallback_shows_when_ollama_is_down(server: dict[str, Any
 
 
 def test_pages_are_readable_on_a_phone(server: dict[str, Any], browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
     page = context.new_page()
     console = Console(page)
     demo_login(page, server["url"])

@@ -10,11 +10,14 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
 from tests.web.conftest import BASE_URL, REDIRECT_URI
+from tests.web.fake_ollama import FakeOllama
+from whoopkit.config import Settings
+from whoopkit.fake_whoop import FakeWhoop
 from whoopkit.tokens import Token, TokenStore
 from whoopkit.web.app import create_app
 
 
-def demo_settings(tmp_path: Path, ollama_url: str):  # type: ignore[no-untyped-def]
+def demo_settings(tmp_path: Path, ollama_url: str) -> Settings:
     return make_settings(
         tmp_path,
         WHOOP_CLIENT_ID="",
@@ -48,7 +51,7 @@ def login_through_consent(c: TestClient) -> None:
 
 
 def test_without_credentials_the_app_runs_the_demo_end_to_end(
-    tmp_path: Path, clean_env: None, ollama  # type: ignore[no-untyped-def]
+    tmp_path: Path, clean_env: None, ollama: FakeOllama
 ) -> None:
     settings = demo_settings(tmp_path, ollama.url)
     app = create_app(settings)
@@ -71,7 +74,7 @@ def test_without_credentials_the_app_runs_the_demo_end_to_end(
 
 
 def test_the_demo_never_overwrites_a_real_token_cache(
-    tmp_path: Path, clean_env: None, ollama, fake  # type: ignore[no-untyped-def]
+    tmp_path: Path, clean_env: None, ollama: FakeOllama, fake: FakeWhoop
 ) -> None:
     settings = demo_settings(tmp_path, ollama.url)
     TokenStore(settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
@@ -85,7 +88,7 @@ def test_the_demo_never_overwrites_a_real_token_cache(
 
 
 def test_the_demo_fake_exposes_no_control_endpoints(
-    tmp_path: Path, clean_env: None, ollama  # type: ignore[no-untyped-def]
+    tmp_path: Path, clean_env: None, ollama: FakeOllama
 ) -> None:
     app = create_app(demo_settings(tmp_path, ollama.url))
     with TestClient(app, base_url=BASE_URL, follow_redirects=False) as c:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from whoopkit.tokens import Token, TokenStore
 
 
 @pytest.fixture
-def ollama_down(tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime, closed_port: int):  # type: ignore[no-untyped-def]
+def ollama_down(
+    tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime, closed_port: int
+) -> Iterator[TestClient]:
     settings = make_settings(
         tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, OLLAMA_HOST=f"http://127.0.0.1:{closed_port}"
     )
@@ -80,6 +83,15 @@ def test_with_ollama_up_the_data_endpoint_returns_the_models_validated_insights(
     assert "Recent workouts" in prompt
 
 
+def test_a_reload_reuses_the_models_answer_for_the_same_numbers(
+    authed: TestClient, ollama: FakeOllama
+) -> None:
+    first = authed.get("/ai-insights-view/data").json()
+    second = authed.get("/ai-insights-view/data").json()
+    assert first == second
+    assert len(ollama.requests) == 1
+
+
 def test_the_no_js_fallback_renders_the_insight_server_side(authed: TestClient, ollama: FakeOllama) -> None:
     html = authed.get("/ai-insights-view?wait=1").text
     assert 'data-state="done"' in html
@@ -107,7 +119,9 @@ def test_a_missing_model_says_to_pull_it(authed: TestClient, ollama: FakeOllama)
     assert "not installed" in body["notice"]
 
 
-def test_model_output_that_is_not_the_schema_falls_back_to_rules(authed: TestClient, ollama: FakeOllama) -> None:
+def test_model_output_that_is_not_the_schema_falls_back_to_rules(
+    authed: TestClient, ollama: FakeOllama
+) -> None:
     ollama.reply = "Sure! Here are some insights: sleep more."
     body = authed.get("/ai-insights-view/data").json()
     assert body["source"] == "rules"
@@ -138,7 +152,9 @@ def test_a_slow_model_times_out_into_the_rules(
     tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime, ollama: FakeOllama
 ) -> None:
     ollama.delay = 2.0
-    settings = make_settings(tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, OLLAMA_HOST=ollama.url, OLLAMA_TIMEOUT=0.3)
+    settings = make_settings(
+        tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, OLLAMA_HOST=ollama.url, OLLAMA_TIMEOUT=0.3
+    )
     TokenStore(settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
     with make_client(settings, fake, fake_now) as c:
         started = time.monotonic()

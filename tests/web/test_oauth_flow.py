@@ -96,6 +96,16 @@ def test_login_on_another_loopback_name_first_moves_to_the_redirect_uris_host(
         assert response.headers["location"] == f"{BASE_URL}/login"
 
 
+def test_login_on_another_port_than_the_redirect_uri_explains_the_mismatch(
+    web_settings: Settings, fake: FakeWhoop, fake_now: datetime
+) -> None:
+    app = make_client(web_settings, fake, fake_now).app
+    with TestClient(app, base_url="http://localhost:8000", follow_redirects=False) as c:
+        response = c.get("/login")
+        assert response.status_code == 503
+        assert "WHOOP_REDIRECT_URI=http://localhost:8000/callback" in response.text
+
+
 def test_the_login_completes_through_the_consent_page_and_writes_a_0600_token_cache(
     client: TestClient, consenting: FakeWhoop, web_settings: Settings
 ) -> None:

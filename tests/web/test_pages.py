@@ -54,7 +54,9 @@ def test_the_dashboard_shows_todays_recovery_hrv_rhr_strain_sleep_and_body(
     assert f'data-testid="recovery">{score["recovery_score"]:.0f}%<' in html
     assert f'data-testid="hrv">{score["hrv_rmssd_milli"]:.0f} ms<' in html
     assert f'data-testid="rhr">{score["resting_heart_rate"]:.0f} bpm<' in html
-    zone = "green" if score["recovery_score"] >= 66.5 else "yellow" if score["recovery_score"] >= 33.5 else "red"
+    zone = (
+        "green" if score["recovery_score"] >= 66.5 else "yellow" if score["recovery_score"] >= 33.5 else "red"
+    )
     assert f"recovery-tile zone-{zone}" in html
     cycle = data.cycles[0]
     if cycle["score_state"] == "SCORED":
@@ -63,8 +65,8 @@ def test_the_dashboard_shows_todays_recovery_hrv_rhr_strain_sleep_and_body(
     if main["score_state"] == "SCORED":
         perf = main["score"]["sleep_performance_percentage"]
         assert f'data-testid="sleep-performance">{perf:.0f}%<' in html
-    assert f'{data.body["weight_kilogram"]:.1f} kg' in html
-    assert f'{data.body["max_heart_rate"]} bpm' in html
+    assert f"{data.body['weight_kilogram']:.1f} kg" in html
+    assert f"{data.body['max_heart_rate']} bpm" in html
     assert html.count('class="spark ') >= 4  # 7-day sparklines
     assert "<polyline" in html
     assert f"Hi {data.profile['first_name']}" in html
@@ -76,7 +78,7 @@ def test_every_range_page_has_a_chart_and_a_table(authed: TestClient, path: str,
     response = authed.get(f"{path}?days={days}")
     assert response.status_code == 200
     html = response.text
-    assert "<svg class=\"chart" in html
+    assert '<svg class="chart' in html
     assert re.search(r"<(path|rect) class=\"(line|bar)", html)
     assert "<table>" in html and "<tbody>" in html
     assert f'href="{path}?days={days}" class="active"' in html

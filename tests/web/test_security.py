@@ -7,15 +7,17 @@ import logging
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
 from tests.web.conftest import BASE_URL, REDIRECT_URI
-from whoopkit.config import PROJECT_ROOT
+from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import ConfigError
 from whoopkit.fake_whoop import FakeWhoop
 from whoopkit.web.app import create_app
@@ -29,7 +31,7 @@ EXPECTED_HEADERS = {
 TOKEN = "a-long-random-access-token-0123456789"
 
 
-def assert_security_headers(response) -> None:  # type: ignore[no-untyped-def]
+def assert_security_headers(response: Any) -> None:  # TestClient answers with httpx2 responses
     for name, value in EXPECTED_HEADERS.items():
         assert response.headers.get(name) == value, name
     csp = response.headers["content-security-policy"]
@@ -81,7 +83,7 @@ def test_pages_have_no_inline_script_no_style_attribute_and_no_external_resource
 
 
 def test_no_token_or_secret_appears_in_pages_or_logs(
-    authed: TestClient, web_settings, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+    authed: TestClient, web_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     from whoopkit.tokens import TokenStore
 
@@ -105,14 +107,20 @@ def test_a_non_loopback_host_is_refused_without_remote_opt_in(tmp_path: Path, cl
         check_bind(make_settings(tmp_path, HOST="192.168.1.10", WHOOP_WEB_ACCESS_TOKEN=TOKEN))
     with pytest.raises(ConfigError):
         create_app(make_settings(tmp_path, HOST="0.0.0.0"), demo=False)
-    check_bind(make_settings(tmp_path, HOST="0.0.0.0", WHOOP_WEB_ALLOW_REMOTE=True, WHOOP_WEB_ACCESS_TOKEN=TOKEN))
+    check_bind(
+        make_settings(tmp_path, HOST="0.0.0.0", WHOOP_WEB_ALLOW_REMOTE=True, WHOOP_WEB_ACCESS_TOKEN=TOKEN)
+    )
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         check_bind(make_settings(tmp_path, HOST=host))
 
 
 def test_a_short_access_token_is_refused(tmp_path: Path, clean_env: None) -> None:
     with pytest.raises(ConfigError, match="16"):
-        check_bind(make_settings(tmp_path, HOST="0.0.0.0", WHOOP_WEB_ALLOW_REMOTE=True, WHOOP_WEB_ACCESS_TOKEN="short"))
+        check_bind(
+            make_settings(
+                tmp_path, HOST="0.0.0.0", WHOOP_WEB_ALLOW_REMOTE=True, WHOOP_WEB_ACCESS_TOKEN="short"
+            )
+        )
 
 
 def test_whoop_simple_refuses_to_start_on_a_public_address(tmp_path: Path) -> None:
@@ -134,7 +142,7 @@ def test_whoop_simple_refuses_to_start_on_a_public_address(tmp_path: Path) -> No
     assert "Traceback" not in proc.stderr
 
 
-def test_a_request_from_another_machine_is_refused(web_settings, fake: FakeWhoop) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_from_another_machine_is_refused(web_settings: Settings, fake: FakeWhoop) -> None:
     app = create_app(web_settings, demo=False, fake=fake)
     with TestClient(app, base_url=BASE_URL, client=("192.168.1.50", 40000)) as c:
         response = c.get("/healthz")
@@ -148,7 +156,7 @@ def test_a_foreign_host_header_is_refused_against_dns_rebinding(client: TestClie
 
 
 @pytest.fixture
-def remote(tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime):  # type: ignore[no-untyped-def]
+def remote(tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime) -> Iterator[TestClient]:
     settings = make_settings(
         tmp_path,
         HOST="0.0.0.0",
@@ -192,9 +200,7 @@ def test_remote_mode_keeps_healthz_open(remote: TestClient) -> None:
     assert remote.get("/healthz").status_code == 200
 
 
-def test_the_demo_consent_page_may_style_itself_but_not_run_scripts(
-    tmp_path: Path, clean_env: None
-) -> None:
+def test_the_demo_consent_page_may_style_itself_but_not_run_scripts(tmp_path: Path, clean_env: None) -> None:
     settings = make_settings(tmp_path, WHOOP_CLIENT_ID="", WHOOP_REDIRECT_URI=REDIRECT_URI)
     with TestClient(create_app(settings, demo=True), base_url=BASE_URL, follow_redirects=False) as c:
         consent = c.get(c.get("/login").headers["location"])
@@ -202,3 +208,23 @@ def test_the_demo_consent_page_may_style_itself_but_not_run_scripts(
         csp = consent.headers["content-security-policy"]
         assert "script-src" not in csp and "default-src 'none'" in csp
         assert consent.headers["x-frame-options"] == "DENY"
+
+
+def test_uvicorn_access_log_lines_never_carry_codes_states_or_the_access_token() -> None:
+    import logging as logging_mod
+
+    from whoopkit.web.security import RedactSecretsFilter
+
+    record = logging_mod.LogRecord(
+        "uvicorn.access",
+        logging_mod.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", f"/callback?code=c0de&state=st4te&access_token={TOKEN}", "1.1", 303),
+        None,
+    )
+    assert RedactSecretsFilter().filter(record)
+    line = record.getMessage()
+    assert "c0de" not in line and "st4te" not in line and TOKEN not in line
+    assert "/callback?code=REDACTED&state=REDACTED" in line

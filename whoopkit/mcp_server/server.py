@@ -81,6 +81,7 @@ SUMMARY_WORKOUTS = 3
 MAX_HISTORY_RECORDS = 500
 MAX_RANGE_RECORDS = 1000
 BASELINE_DAYS = 30
+BASELINE_HISTORY_DAYS = 60
 
 Limit = Annotated[int, Field(description="How many records, newest first (1-25)", ge=1, le=25)]
 Days = Annotated[
@@ -153,6 +154,7 @@ class WhoopProvider:
                         await whoop.aclose()
                         raise
                 self._whoop, self._owned = whoop, True
+                _warm_up_models()
         return self._whoop
 
     async def client(self) -> "WhoopClient":
@@ -164,6 +166,16 @@ class WhoopProvider:
         if self._owned and self._whoop is not None:
             whoop, self._whoop, self._owned = self._whoop, None, False
             await whoop.aclose()
+
+
+def _warm_up_models() -> None:
+    """Build the parametrised page models once, with the stack, rather than inside the first data call."""
+    from whoopkit.client import Collected
+    from whoopkit.models import Cycle, Page, Recovery, Sleep, Workout
+
+    for record in (Cycle, Recovery, Sleep, Workout):
+        Page[record]  # type: ignore[valid-type]  # pydantic caches each parametrisation
+        Collected[record]  # type: ignore[valid-type]
 
 
 def _utc_now() -> datetime:
@@ -573,12 +585,13 @@ def create_server(
     ) -> Annotated[CallToolResult, TrendsOut]:
         """Trends over the last `days` days: recovery, HRV, resting HR, sleep, strain, workouts and more.
 
-        Per metric: mean, median, min/max, personal baseline (median including the 30 days before the
-        window), slope per week with a direction (improving / declining / stable) and outlier days.
+        Per metric: mean, median, min/max, personal baseline (median over at least the last 60 days),
+        slope per week with a direction (improving / declining / stable) and outlier days.
         """
         now = today()
-        # The 30 days before the window set the personal baseline (median) and the outlier scale.
-        first = now - timedelta(days=days - 1 + BASELINE_DAYS)
+        # The personal baseline (median) and outlier scale come from at least BASELINE_HISTORY_DAYS of
+        # data: a short window is extended into the days before it, a long one is its own baseline.
+        first = now - timedelta(days=max(days, BASELINE_HISTORY_DAYS) - 1)
         got = await fetch_days(await provider.client(), first, now, now)
         report = analytics.compute_trends(got.rows, window_days=days, end=now)
         if not include_points:

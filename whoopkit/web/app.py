@@ -25,7 +25,7 @@ from whoopkit.config import Settings, get_settings
 from whoopkit.oauth import StateStore
 from whoopkit.web import formatting
 from whoopkit.web.errors import install_error_handlers
-from whoopkit.web.security import FAKE_PREFIX, SecurityMiddleware, check_bind
+from whoopkit.web.security import FAKE_PREFIX, SecurityMiddleware, check_bind, install_log_redaction
 
 if TYPE_CHECKING:
     import ollama
@@ -50,6 +50,7 @@ class WebState:
     whoop: runtime.Whoop | None = None
     ollama_factory: Any = None  # () -> ollama.AsyncClient; tests point it at a fake Ollama
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    insight_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)  # prompt hash -> answer
 
     def now(self) -> datetime:
         """The current time (tests pin it to the fake WHOOP's clock)."""
@@ -101,8 +102,15 @@ def create_app(
     """
     settings = settings or get_settings()
     check_bind(settings)
+    install_log_redaction()
     if demo is None:
         demo = runtime.is_demo(settings)
+    default_redirect = Settings.model_fields["whoop_redirect_uri"].default
+    if demo and settings.whoop_redirect_uri == default_redirect and settings.port != 3000:
+        # The simulated WHOOP accepts any loopback redirect URI, so follow the port we run on.
+        settings = settings.model_copy(
+            update={"whoop_redirect_uri": f"http://localhost:{settings.port}/callback"}
+        )
     if demo and fake is None:
         from whoopkit.fake_whoop import create_fake_whoop
 

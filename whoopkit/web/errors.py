@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from whoopkit.errors import (
+    LOGIN_URL,
     AuthError,
     ConfigError,
     InsightsUnavailableError,
@@ -106,7 +107,8 @@ def error_page(
 
 def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     """Map the library's error hierarchy onto statuses and pages (the one place this happens)."""
-    message = str(exc)
+    # The library names the default login URL; point at the one this app is actually served on.
+    message = str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
     if isinstance(exc, BadRequestError):
         return error_page(request, 400, "That request does not make sense", message)
     if isinstance(exc, AuthError):

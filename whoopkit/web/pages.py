@@ -131,6 +131,7 @@ def dashboard(
     current = cycles[0] if cycles else None
     latest_rec = rec_pairs[0][1] if rec_pairs else None
     recovery: dict[str, Any] = {"value": None, "zone": "none", "zone_text": "", "state": "", "hrv": None}
+    recovery["day"] = _day_text(rec_pairs[0][0]) if rec_pairs else ""
     recovery.update(rhr=None, spo2=None, skin_temp=None)
     if latest_rec is not None:
         if latest_rec.score is not None:
@@ -148,6 +149,8 @@ def dashboard(
         else:
             recovery["state"] = fmt.state_label(latest_rec.score_state)
     strain: dict[str, Any] = {"value": None, "kilojoule": None, "avg_hr": None, "state": ""}
+    strain["open"] = current is not None and current.end is None
+    strain["day"] = _day_text(cycle_day(current)) if current is not None else ""
     if current is not None:
         if current.score is not None:
             strain.update(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from whoopkit import insights as insights_mod
 from whoopkit import runtime
 from whoopkit.client import Collected
-from whoopkit.errors import NotFoundError, WhoopkitError
+from whoopkit.errors import LOGIN_URL, ConfigError, NotFoundError, WhoopkitError
 from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
 from whoopkit.tokens import Token
 from whoopkit.web import pages
@@ -114,17 +116,32 @@ async def healthz(request: Request) -> Response:
 # --------------------------------------------------------------------------- OAuth
 
 
+def _port(scheme: str, port: int | None) -> int:
+    return port if port is not None else (443 if scheme == "https" else 80)
+
+
 def _canonical_login(request: Request) -> str | None:
     """The login URL on the redirect URI's host, when the user opened a different loopback name.
 
     The state cookie is bound to the host it was set on; if the user opened 127.0.0.1 but WHOOP
     redirects back to localhost, the cookie would be missing at /callback.
+
+    Raises:
+        ConfigError: the redirect URI points at another port on this machine, so WHOOP would send
+            the browser back to a different program.
     """
     target = urlsplit(_web(request).settings.whoop_redirect_uri)
     here = request.url
-    if not target.hostname or target.hostname == here.hostname:
+    if not target.hostname or target.hostname not in _LOOPBACK or (here.hostname or "") not in _LOOPBACK:
         return None
-    if target.hostname not in _LOOPBACK or (here.hostname or "") not in _LOOPBACK:
+    if _port(target.scheme, target.port) != _port(here.scheme, here.port):
+        raise ConfigError(
+            f"WHOOP_REDIRECT_URI is {_web(request).settings.whoop_redirect_uri}, but the dashboard runs on "
+            f"port {_port(here.scheme, here.port)}: set WHOOP_REDIRECT_URI=http://localhost:"
+            f"{_port(here.scheme, here.port)}/callback (and register exactly that URI in the WHOOP developer "
+            "dashboard), or run the dashboard on the redirect URI's port."
+        )
+    if target.hostname == here.hostname:
         return None
     return f"{target.scheme}://{target.netloc}/login"
 
@@ -212,7 +229,8 @@ async def callback(request: Request) -> Response:
         token = await whoop.oauth.exchange_code(code)
     except WhoopkitError as exc:
         logger.warning("code exchange failed: %s", type(exc).__name__)
-        return _callback_error(request, 400, "The WHOOP login did not complete", str(exc))
+        message = str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
+        return _callback_error(request, 400, "The WHOOP login did not complete", message)
     await anyio.to_thread.run_sync(_save_token, whoop, token)
     whoop.client.clear_cache()
     logger.info("logged in to WHOOP (%s mode)", "demo" if whoop.demo else "real")
@@ -298,7 +316,7 @@ def _range_page(request: Request, days: int, context: dict[str, Any], truncated:
     return render(
         request,
         "records.html",
-        title=context["heading"],
+        title=f"{context['heading']}, last {days} days",
         days=days,
         range_choices=RANGE_CHOICES,
         truncated=truncated,
@@ -381,17 +399,34 @@ async def _insight_input(request: Request, whoop: runtime.Whoop) -> insights_mod
     )
 
 
+INSIGHT_TTL = 600.0  # a model answer stays good while the numbers it was given are the same
+
+
 async def _generate(request: Request) -> tuple[insights_mod.InsightResult, list[tuple[str, str]]]:
     web = _web(request)
     whoop = _whoop(request)
     _ensure_logged_in(whoop)
     data = await _insight_input(request, whoop)
+    facts = insights_mod.facts(data)
+    # Reloading the page must not make a local model think for half a minute again: answers from
+    # Ollama are kept for the same prompt (the same numbers) for INSIGHT_TTL seconds.
+    key = hashlib.sha256(
+        f"{web.settings.ollama_host}|{web.settings.ollama_model}|{insights_mod.build_prompt(data)}".encode()
+    ).hexdigest()
+    now = time.monotonic()
+    cached = web.insight_cache.get(key)
+    if cached is not None and now - cached[0] < INSIGHT_TTL:
+        return cached[1], facts
     client = web.ollama_client()
     try:
         result = await insights_mod.generate_insights(data, web.settings, client=client)
     finally:
         await _close_ollama(client)
-    return result, insights_mod.facts(data)
+    if result.source == "ollama":
+        if len(web.insight_cache) >= 16:
+            web.insight_cache.clear()
+        web.insight_cache[key] = (now, result)
+    return result, facts
 
 
 async def _close_ollama(client: Any) -> None:

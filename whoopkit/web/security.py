@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 from http.cookies import SimpleCookie
 from ipaddress import ip_address
 from typing import Any
@@ -88,6 +89,33 @@ def check_bind(settings: Settings, host: str | None = None) -> None:
         )
     if len(token) < 16:
         raise ConfigError("WHOOP_WEB_ACCESS_TOKEN must be at least 16 characters long.")
+
+
+_SECRET_PARAMS = re.compile(r"((?:access_token|code|state)=)[^&\s\"]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``/callback?code=abc&state=xyz`` → ``/callback?code=REDACTED&state=REDACTED`` (also access_token)."""
+    return _SECRET_PARAMS.sub(r"\1REDACTED", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Keeps OAuth codes, states and the access token out of uvicorn's access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact secret query parameters in the record's arguments; never drops a record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactSecretsFilter` to uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecretsFilter) for f in access.filters):
+        access.addFilter(RedactSecretsFilter())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

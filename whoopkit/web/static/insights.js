@@ -42,6 +42,23 @@
     var notice = byId("insight-notice");
     notice.textContent = String(data.notice || "");
     notice.hidden = !data.notice;
+    var facts = byId("insight-facts");
+    if (facts && Array.isArray(data.facts) && data.facts.length) {
+      while (facts.firstChild) {
+        facts.removeChild(facts.firstChild);
+      }
+      data.facts.forEach(function (pair) {
+        var row = document.createElement("div");
+        var dt = document.createElement("dt");
+        var dd = document.createElement("dd");
+        dt.textContent = String(pair[0]);
+        dd.textContent = String(pair[1]);
+        row.appendChild(dt);
+        row.appendChild(dd);
+        facts.appendChild(row);
+      });
+      byId("insight-facts-card").hidden = false;
+    }
     var fallback = card.querySelector(".fallback-link");
     if (fallback) {
       fallback.hidden = true;

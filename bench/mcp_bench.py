@@ -191,7 +191,13 @@ def _forbidden_imports(env: dict[str, str]) -> list[str]:
         f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
     )
     return [m for m in out.stdout.strip().split(",") if m]
 

@@ -47,6 +47,7 @@ def start_fake(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        encoding="utf-8",
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the fake logs its URL once the socket accepts connections

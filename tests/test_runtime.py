@@ -223,6 +223,12 @@ def test_importing_the_runtime_pulls_in_no_web_or_llm_or_fake_modules() -> None:
         "if m in sys.modules]))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=True,
     )
     assert json.loads(result.stdout) == []

@@ -1567,7 +1567,6 @@ def rule_based_insights(
     def flag(level: Literal["info", "warning", "alert"], message: str) -> None:
         flags.append(Flag(level=level, message=message))
 
-    # recovery
     if today.recovery_pct is not None and today.recovery_zone is not None:
         pct, zone = today.recovery_pct, today.recovery_zone
         if zone == "red":
@@ -1581,7 +1580,7 @@ def rule_based_insights(
     if today.calibrating:
         flag("info", "WHOOP is still calibrating to you; scores settle after the first weeks.")
 
-    # HRV and resting HR against the 30-day (else 7-day) baseline
+    # A new user has no 30-day baseline yet; a week of data is still better than no comparison.
     hrv_ref = b.hrv_ms_30d if b.hrv_ms_30d is not None else b.hrv_ms_7d
     if today.hrv_ms is not None and hrv_ref:
         ratio = today.hrv_ms / hrv_ref
@@ -1615,7 +1614,6 @@ def rule_based_insights(
                 f"Resting heart rate {today.resting_hr_bpm:.0f} bpm is {-delta:.1f} bpm below baseline.",
             )
 
-    # sleep
     if today.sleep_hours is not None:
         need = today.sleep_need_hours
         if today.sleep_hours < SHORT_SLEEP_HOURS:
@@ -1636,7 +1634,6 @@ def rule_based_insights(
             f"Pay back the {today.sleep_debt_hours:.1f} h sleep debt with an earlier night or a short nap."
         )
 
-    # load
     acwr = b.acute_chronic_ratio
     if acwr is not None and acwr > ACWR_HIGH:
         flag(

@@ -266,6 +266,13 @@ async def ask_ollama(client: ollama.AsyncClient, settings: Settings, prompt: str
         raise InsightsUnavailableError(
             f"Ollama answered with an error (status {exc.status_code}); check `ollama serve`'s log."
         ) from None
+    except (ValueError, TypeError) as exc:
+        # A 200 that is not Ollama's JSON (pydantic's ValidationError is a ValueError): usually some
+        # other program listening on OLLAMA_HOST's port.
+        raise InsightsUnavailableError(
+            f"The answer from {settings.ollama_host} was not Ollama's ({type(exc).__name__}): check that "
+            "OLLAMA_HOST points at `ollama serve`."
+        ) from None
     content = getattr(getattr(response, "message", None), "content", None)
     if not isinstance(content, str):
         raise InsightsUnavailableError("The model returned no answer.")

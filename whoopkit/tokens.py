@@ -54,7 +54,8 @@ class Token(BaseModel):
     expires_in: int = Field(ge=0)
     scope: str = ""
     refresh_token: str | None = None
-    expires_at: float
+    # NaN or infinity would make the token look valid forever and never refresh.
+    expires_at: float = Field(allow_inf_nan=False)
 
     @classmethod
     def from_response(cls, data: Any, *, now: float) -> Token:

@@ -37,6 +37,26 @@ BAD_ARGUMENTS = [
     ("compare_periods", {"first_start": "2026-10-01"}, "all four"),
     ("compare_periods", {"days": 0}, "days"),
     ("get_weekly_report", {"weeks_ago": -1}, "weeks_ago"),
+    ("get_recent_cycles", {"limit": "5"}, "1 to 25"),
+    ("get_recent_cycles", {"limit": 7.0}, "1 to 25"),
+    ("get_recent_cycles", {"limit": True}, "1 to 25"),
+    ("get_recent_cycles", {"limit": None}, "1 to 25"),
+    ("get_recent_workouts", {"limit": 10**30}, "1 to 25"),
+    ("get_history", {"days": "7"}, "1 to 365"),
+    ("get_history", {"max_records": 501}, "1 to 500"),
+    ("get_history", {"start": ""}, "YYYY-MM-DD"),
+    ("get_history", {"start": "yesterday"}, "YYYY-MM-DD"),
+    ("get_history", {"end": "2026-02-30"}, "no such day"),
+    ("get_history", {"start": "2026-11-01T00:00:00+14:00"}, "YYYY-MM-DD"),
+    ("get_history", {"start": 20261101}, "YYYY-MM-DD"),
+    ("get_history", {"kind": None}, '"days", "cycles"'),
+    ("get_trends", {"days": 6}, "7 to 365"),
+    ("get_trends", {"include_points": "yes"}, "true or false"),
+    ("get_weekly_report", {"weeks_ago": 53}, "0 to 52"),
+    ("compare_periods", {"days": 183}, "1 to 182"),
+    ("compare_periods", {"second_end": "2026-13-01"}, "second_end"),
+    ("get_user_profile", {"user": "me"}, "not an argument"),
+    ("get_history", {"days": 3, "sport": "running"}, "`sport` is not an argument"),
 ]
 
 
@@ -115,3 +135,23 @@ async def test_a_recovery_not_scored_yet_is_explained_with_the_newest_scored_one
     out = result.structured_content
     assert out["latest"]["state"] == "PENDING_SCORE" and out["latest"]["recovery_pct"] is None
     assert out["latest_scored"]["state"] == "SCORED"
+
+
+async def test_a_bad_argument_names_the_argument_its_range_and_the_value_sent(client: Client) -> None:
+    result = await client.call_tool("get_recent_cycles", {"limit": -3})
+    assert result.is_error
+    assert text_of(result) == (
+        "Invalid arguments for get_recent_cycles: "
+        "`limit` must be a whole number from 1 to 25 (default 7); got -3."
+    )
+
+
+async def test_an_unknown_argument_lists_the_arguments_the_tool_takes(client: Client) -> None:
+    result = await client.call_tool("get_trends", {"days": 30, "window": 7})
+    assert result.is_error
+    assert "`window` is not an argument" in text_of(result) and "days, include_points" in text_of(result)
+
+
+async def test_a_tool_without_arguments_rejects_any_argument(client: Client) -> None:
+    result = await client.call_tool("should_i_train_today", {"intensity": "hard"})
+    assert result.is_error and "intensity" in text_of(result)

@@ -41,7 +41,13 @@ def test_the_mcp_process_never_imports_fastapi_jinja2_or_ollama(tmp_path: Path) 
         "print(sorted(m for m in ('fastapi', 'jinja2', 'ollama') if m in sys.modules))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -160,6 +166,7 @@ def test_streamable_http_refuses_to_start_without_a_token(tmp_path: Path) -> Non
         env=_env(tmp_path),
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=60,
     )
     assert out.returncode == 2
@@ -174,6 +181,7 @@ def test_print_config_prints_a_desktop_entry_with_absolute_paths(tmp_path: Path)
         env=_env(tmp_path),
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=60,
     )
     assert out.returncode == 0, out.stderr

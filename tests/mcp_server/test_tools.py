@@ -215,3 +215,65 @@ async def test_auth_status_reports_the_login_scopes_and_token_file(client: Clien
     assert out["has_offline_scope"] is True and out["missing_scopes"] == []
     assert out["token_file"] == str(settings.whoop_token_cache)
     assert out["seconds_left"] > 3000
+
+
+async def test_a_workout_not_scored_yet_reads_pending_score_not_n_a(client: Client, fake: Any) -> None:
+    newest = fake.data.workouts[0]
+    newest["score_state"] = "PENDING_SCORE"
+    newest.pop("score", None)
+    result = await client.call_tool("get_recent_workouts", {"limit": 3})
+    assert not result.is_error
+    first = result.content[0].text.split(";")[0]
+    assert "strain pending score" in first and "n/a" not in first
+    assert result.structured_content["workouts"][0]["strain"] is None
+    summary = await client.call_tool("get_health_summary", {})
+    assert "strain pending score" in summary.content[0].text
+
+
+async def test_a_cycle_not_scored_yet_reads_pending_score_in_the_health_summary(
+    client: Client, fake: Any
+) -> None:
+    current = fake.data.cycles[0]
+    current["score_state"] = "PENDING_SCORE"
+    current.pop("score", None)
+    text = (await client.call_tool("get_health_summary", {})).content[0].text
+    assert "Day strain so far: pending score." in text and "n/a/21" not in text
+    cycles = (await client.call_tool("get_recent_cycles", {"limit": 3})).content[0].text
+    assert "1 pending score" in cycles
+
+
+async def test_history_of_a_year_of_days_fetches_only_the_days_it_can_return(
+    client: Client, fake: Any
+) -> None:
+    fake.reset_stats()
+    out = await _call(client, "get_history", {"kind": "days", "days": 365, "max_records": 7})
+    assert out["count"] <= 7 and out["truncated"] is True
+    # One small window per collection; the whole year would take dozens of requests.
+    assert fake.stats.requests <= 8
+
+
+async def test_comparing_far_apart_periods_does_not_fetch_the_months_between(
+    client: Client, fake: Any
+) -> None:
+    fake.reset_stats()
+    args = {
+        "first_start": "2026-06-01",
+        "first_end": "2026-06-07",
+        "second_start": "2026-11-01",
+        "second_end": "2026-11-07",
+    }
+    out = await _call(client, "compare_periods", args)
+    assert out["comparison"]
+    # A few requests per week-long period; the 160 days from June to November would take dozens.
+    assert fake.stats.requests <= 12
+
+
+async def test_every_tool_schema_is_closed_and_every_description_reads_without_stray_indentation(
+    client: Client,
+) -> None:
+    for tool in (await client.list_tools()).tools:
+        assert tool.input_schema.get("additionalProperties") is False, tool.name
+        assert tool.description and tool.description == tool.description.strip(), tool.name
+        assert "\n        " not in tool.description, tool.name
+        for name, prop in tool.input_schema.get("properties", {}).items():
+            assert prop.get("description"), f"{tool.name}.{name} has no description"

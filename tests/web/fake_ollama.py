@@ -44,12 +44,14 @@ class FakeOllama:
     requests: list[dict[str, Any]] = field(default_factory=list)
     delay: float = 0.0  # seconds before answering /api/chat (to exercise client timeouts)
     url: str = ""  # set once the server runs
+    raw: bytes | None = None  # when set, /api/chat answers 200 with these bytes (not Ollama's JSON)
 
     def reset(self) -> None:
         """Back to one model (llama3.2), the default answer, no delay, no recorded requests."""
         self.models = {"llama3.2"}
         self.reply = json.dumps(DEFAULT_REPLY)
         self.delay = 0.0
+        self.raw = None
         self.requests.clear()
 
     def app(self) -> Starlette:
@@ -60,6 +62,8 @@ class FakeOllama:
             self.requests.append(body)
             if self.delay:
                 await anyio.sleep(self.delay)
+            if self.raw is not None:
+                return Response(self.raw, media_type="text/html")
             model = str(body.get("model", ""))
             if model not in self.models:
                 return JSONResponse({"error": f"model '{model}' not found"}, status_code=404)

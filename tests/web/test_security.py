@@ -133,6 +133,7 @@ def test_whoop_simple_refuses_to_start_on_a_public_address(tmp_path: Path) -> No
         [sys.executable, str(PROJECT_ROOT / "whoop_simple.py"), "--host", "0.0.0.0", "--port", "1"],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=60,
         env=env,
         cwd=tmp_path,

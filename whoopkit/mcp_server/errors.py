@@ -69,7 +69,11 @@ def explain(exc: BaseException) -> str:
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn every exception of a tool into a ``ToolError`` whose message the model can act on."""
+    """Turn every exception of a tool into a ``ToolError`` whose message the model can act on.
+
+    Raises:
+        ToolError: (from the returned wrapper) whatever the tool raised, explained.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -88,7 +92,11 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 
 def resource_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Like :func:`tool_errors`, for resources (which report ``ResourceError``)."""
+    """Like :func:`tool_errors`, for resources (which report ``ResourceError``).
+
+    Raises:
+        ResourceError: (from the returned wrapper) whatever the resource raised, explained.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -9,6 +9,7 @@ No ``from __future__ import annotations`` here: the SDK evaluates the tool signa
 """
 
 import asyncio
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,14 +19,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.context import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.types import Tool as MCPTool
 from pydantic import Field
 
 from whoopkit import analytics
 from whoopkit.analytics import DaySummary, RecoverySummary
 from whoopkit.config import Settings, get_settings
 from whoopkit.errors import LOGIN_URL, AuthError, ConfigError, RateLimitedError
+from whoopkit.mcp_server.arguments import ArgumentChecker
 from whoopkit.mcp_server.errors import (
     PENDING_SCORE_EXPLANATION,
     UNSCORABLE_EXPLANATION,
@@ -85,15 +89,25 @@ BASELINE_HISTORY_DAYS = 60
 
 Limit = Annotated[int, Field(description="How many records, newest first (1-25)", ge=1, le=25)]
 Days = Annotated[
-    int, Field(description="How many days back from today, today included (1-365)", ge=1, le=365)
+    int,
+    Field(
+        description="How many days, counting back from `end` (default today) and including it (1-365); "
+        "ignored when `start` is given",
+        ge=1,
+        le=365,
+    ),
 ]
 TrendDays = Annotated[int, Field(description="Window in days, ending today (7-365)", ge=7, le=365)]
 PeriodDays = Annotated[int, Field(description="Length of each period in days (1-182)", ge=1, le=182)]
 WeeksAgo = Annotated[
     int, Field(description="0 = the last 7 days, 1 = the 7 days before, … (0-52)", ge=0, le=52)
 ]
-OptionalDay = Annotated[
-    date | None, Field(description="A calendar day as YYYY-MM-DD; omit to count back from today")
+StartDay = Annotated[
+    date | None, Field(description="First day, YYYY-MM-DD; omit to count `days` back from `end`")
+]
+EndDay = Annotated[date | None, Field(description="Last day, YYYY-MM-DD (included); omit for today")]
+PeriodDay = Annotated[
+    date | None, Field(description="A day as YYYY-MM-DD; give all four period dates or none of them")
 ]
 Kind = Annotated[
     HistoryKind,
@@ -108,6 +122,35 @@ MaxRecords = Annotated[
     ),
 ]
 IncludePoints = Annotated[bool, Field(description="Also return every daily value (long output)")]
+
+
+class WhoopMCPServer(MCPServer[Any]):
+    """``MCPServer`` that checks tool arguments strictly before the SDK's lenient validation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.argument_checkers: dict[str, ArgumentChecker] = {}
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """Call a tool once its arguments pass :class:`ArgumentChecker`.
+
+        Raises:
+            ToolError: unknown tool, bad arguments, or the tool failed (the server turns it into isError).
+        """
+        checker = self.argument_checkers.get(name)
+        if checker is not None:
+            checker.check(arguments)
+        return await super().call_tool(name, arguments, context)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools, each input schema closed to unknown arguments (``call_tool`` rejects them)."""
+        tools = await super().list_tools()
+        for tool in tools:
+            if tool.name in self.argument_checkers:
+                tool.input_schema = {**tool.input_schema, "additionalProperties": False}
+        return tools
 
 
 class WhoopProvider:
@@ -260,6 +303,13 @@ def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
 
+def _score(value: float | None, state: str, unit: str = "", digits: int = 0) -> str:
+    """A score, or why there is none: WHOOP may not have scored the record yet."""
+    if value is not None:
+        return f"{value:.{digits}f}{unit}"
+    return {"PENDING_SCORE": "pending score", "UNSCORABLE": "unscorable"}.get(state, "n/a")
+
+
 def _state_sentence(what: str, state: str) -> str:
     if state == "PENDING_SCORE":
         return f"{what} is PENDING_SCORE. {PENDING_SCORE_EXPLANATION}"
@@ -324,7 +374,7 @@ def create_server(
         finally:
             await provider.aclose()
 
-    server: MCPServer[Any] = MCPServer(
+    server = WhoopMCPServer(
         SERVER_NAME, title="WHOOP", instructions=INSTRUCTIONS, version="0.1.0", lifespan=lifespan
     )
 
@@ -412,6 +462,9 @@ def create_server(
             text += (
                 f", day strain {min(strains):.1f}-{max(strains):.1f} (mean {sum(strains) / len(strains):.1f})"
             )
+        pending = sum(1 for i in items if i.state == "PENDING_SCORE")
+        if pending:
+            text += f", {pending} pending score"
         src, note = source()
         return _content(CyclesOut(data_source=src, summary=text + "." + note, count=len(items), cycles=items))
 
@@ -441,7 +494,8 @@ def create_server(
         text = f"{len(items)} workouts"
         if items:
             text += ": " + "; ".join(
-                f"{w.local_date} {w.sport} {w.duration_minutes:.0f} min strain {_fmt(w.strain, '', 1)}"
+                f"{w.local_date} {w.sport} {w.duration_minutes:.0f} min "
+                f"strain {_score(w.strain, w.state, '', 1)}"
                 for w in items[:5]
             )
         src, note = source()
@@ -492,26 +546,30 @@ def create_server(
             parts.append(_recovery_sentence(out.recovery))
         if cycles:
             out.strain = analytics.summarize_strain(cycles[0])
-            parts.append(
-                f"Day strain so far {_fmt(out.strain.strain, '', 1)}/21, "
-                f"{_fmt(out.strain.energy_kcal, ' kcal')}."
-            )
+            if out.strain.strain is None:
+                parts.append(f"Day strain so far: {_score(None, out.strain.state)}.")
+            else:
+                parts.append(
+                    f"Day strain so far {out.strain.strain:.1f}/21, {_fmt(out.strain.energy_kcal, ' kcal')}."
+                )
         if not isinstance(sleeps_r, BaseException):
             main = next((s for s in sleeps_r.records if not s.nap), None)
             if main is not None:
                 out.sleep = analytics.summarize_sleep(main)
-                parts.append(
-                    f"Slept {_fmt(out.sleep.asleep_hours, ' h', 1)} of "
-                    f"{_fmt(out.sleep.need_hours, ' h', 1)} needed "
-                    f"(performance {_fmt(out.sleep.performance_pct, '%')})."
-                )
+                if out.sleep.asleep_hours is None:
+                    parts.append(f"Last night's sleep: {_score(None, out.sleep.state)}.")
+                else:
+                    parts.append(
+                        f"Slept {out.sleep.asleep_hours:.1f} h of {_fmt(out.sleep.need_hours, ' h', 1)} "
+                        f"needed (performance {_fmt(out.sleep.performance_pct, '%')})."
+                    )
         if not isinstance(workouts_r, BaseException):
             out.recent_workouts = [analytics.summarize_workout(w) for w in workouts_r.records]
             if out.recent_workouts:
                 w = out.recent_workouts[0]
                 parts.append(
                     f"Last workout: {w.sport} on {w.local_date}, {w.duration_minutes:.0f} min, "
-                    f"strain {_fmt(w.strain, '', 1)}."
+                    f"strain {_score(w.strain, w.state, '', 1)}."
                 )
         if not isinstance(body_r, BaseException):
             out.body = _body_out(src, note, body_r)
@@ -525,8 +583,8 @@ def create_server(
     async def get_history(
         kind: Kind = "days",
         days: Days = 7,
-        start: OptionalDay = None,
-        end: OptionalDay = None,
+        start: StartDay = None,
+        end: EndDay = None,
         max_records: MaxRecords = 100,
     ) -> Annotated[CallToolResult, HistoryOut]:
         """Records of the last `days` days, or of `start`..`end` (YYYY-MM-DD, both included), newest first.
@@ -546,8 +604,11 @@ def create_server(
         )
         items: list[Any]
         if kind == "days":
-            got_days = await fetch_days(client, first, last, now)
-            out.days, truncated = got_days.rows, got_days.truncated
+            # At most one row per day: days older than the newest max_records cannot be returned, so
+            # they are not fetched (a year of four collections would cost a minute of rate limit).
+            newest = max(first, last - timedelta(days=max_records - 1))
+            got_days = await fetch_days(client, newest, last, now)
+            out.days, truncated = got_days.rows, got_days.truncated or newest > first
             items = out.days
         elif kind == "cycles":
             got_c = await client.cycles(lo, hi, max_records=cap)
@@ -609,10 +670,10 @@ def create_server(
 
     async def compare_periods(
         days: PeriodDays = 7,
-        first_start: OptionalDay = None,
-        first_end: OptionalDay = None,
-        second_start: OptionalDay = None,
-        second_end: OptionalDay = None,
+        first_start: PeriodDay = None,
+        first_end: PeriodDay = None,
+        second_start: PeriodDay = None,
+        second_end: PeriodDay = None,
     ) -> Annotated[CallToolResult, CompareOut]:
         """Compare two periods: by default the last `days` days with the `days` before them.
 
@@ -635,7 +696,15 @@ def create_server(
         span = (min(a[0], b[0]), max(a[1], b[1]))
         if (span[1] - span[0]).days + 1 > 365:
             raise ToolError("The two periods together span more than 365 days; choose closer periods.")
-        got = await fetch_days(await provider.client(), span[0], span[1], now)
+        client = await provider.client()
+        if max(a[0], b[0]) - min(a[1], b[1]) <= timedelta(days=7):
+            got = await fetch_days(client, span[0], span[1], now)
+        else:
+            # Far-apart periods: fetching the months between them would only spend rate limit.
+            got_a, got_b = await asyncio.gather(
+                fetch_days(client, a[0], a[1], now), fetch_days(client, b[0], b[1], now)
+            )
+            got = DayRows(got_a.rows + got_b.rows, got_a.truncated or got_b.truncated)
         rows_a = [r for r in got.rows if a[0] <= r.date <= a[1]]
         rows_b = [r for r in got.rows if b[0] <= r.date <= b[1]]
         label_a, label_b = f"{a[0]}..{a[1]}", f"{b[0]}..{b[1]}"
@@ -806,7 +875,7 @@ def _structured_json(result: CallToolResult) -> str:
 
 
 def _register_tools(
-    server: MCPServer[Any], tools: list[tuple[ToolFn, str]], allowlist: frozenset[str] | None
+    server: WhoopMCPServer, tools: list[tuple[ToolFn, str]], allowlist: frozenset[str] | None
 ) -> None:
     """Register the tools ``WHOOP_MCP_TOOLS`` allows (all when unset), each read-only and error-wrapped.
 
@@ -823,9 +892,12 @@ def _register_tools(
             )
     for fn, title in tools:
         if allowlist is None or fn.__name__ in allowlist:
+            wrapped = tool_errors(fn)
+            server.argument_checkers[fn.__name__] = ArgumentChecker(fn.__name__, wrapped)
             server.add_tool(
-                tool_errors(fn),
+                wrapped,
                 name=fn.__name__,
+                description=inspect.cleandoc(fn.__doc__ or ""),
                 title=title,
                 annotations=READ_ONLY.model_copy(update={"title": title}),
                 structured_output=True,

@@ -57,7 +57,11 @@ class WebState:
         return self.clock()
 
     def require_whoop(self) -> runtime.Whoop:
-        """The runtime (built in the lifespan)."""
+        """The runtime (built in the lifespan).
+
+        Raises:
+            RuntimeError: the app is used without its lifespan (a programming error, not a user's).
+        """
         if self.whoop is None:
             raise RuntimeError("the app's lifespan has not run")
         return self.whoop

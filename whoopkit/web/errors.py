@@ -182,9 +182,13 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
             return error_page(request, 404, "Page not found", "There is no such page in whoopkit.")
+        headers = dict(exc.headers or {})  # keeps the Allow header a 405 must carry
         if exc.status_code == 405:
-            return error_page(request, 405, "Method not allowed", "That page does not accept this request.")
-        return error_page(request, exc.status_code, "Request failed", str(exc.detail))
+            message = f"{request.url.path} does not accept {request.method} requests."
+            if request.url.path == "/logout":
+                message = "Log out with the Log out button on the dashboard (it sends a POST request)."
+            return error_page(request, 405, "Method not allowed", message, headers=headers)
+        return error_page(request, exc.status_code, "Request failed", str(exc.detail), headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s", request.url.path)

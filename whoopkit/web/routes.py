@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 
 from whoopkit import insights as insights_mod
 from whoopkit import runtime
@@ -45,12 +46,21 @@ def _whoop(request: Request) -> runtime.Whoop:
     return whoop
 
 
-def parse_days(raw: str | None) -> int:
+def parse_days(raw: str | list[str] | None) -> int:
     """``?days=``: one of 7/30/90 or any whole number 1..365; anything else is a 400.
 
+    A list is every ``days`` value in the query: conflicting repeats are refused rather than one
+    silently winning.
+
     Raises:
-        BadRequestError: not a whole number in range.
+        BadRequestError: not a whole number in range, or given twice with different values.
     """
+    if isinstance(raw, list):
+        if len(set(raw)) > 1:
+            raise BadRequestError(
+                f"The range was given {len(raw)} times with different values; give ?days= once."
+            )
+        raw = raw[0] if raw else None
     if raw is None or raw == "":
         return DEFAULT_DAYS
     if not _DAYS_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_DAYS:
@@ -327,7 +337,7 @@ def _range_page(request: Request, days: int, context: dict[str, Any], truncated:
 @router.get("/cycles-view")
 async def cycles_view(request: Request) -> Response:
     """Day strain over 7/30/90 days: a chart and a table."""
-    days = parse_days(request.query_params.get("days"))
+    days = parse_days(request.query_params.getlist("days"))
     whoop = _whoop(request)
     _ensure_logged_in(whoop)
     got = await whoop.client.cycles(range_start(days, _web(request).now()))
@@ -339,7 +349,7 @@ async def cycles_view(request: Request) -> Response:
 @router.get("/workouts-view")
 async def workouts_view(request: Request) -> Response:
     """Workouts over 7/30/90 days: a chart and a table."""
-    days = parse_days(request.query_params.get("days"))
+    days = parse_days(request.query_params.getlist("days"))
     whoop = _whoop(request)
     _ensure_logged_in(whoop)
     got = await whoop.client.workouts(range_start(days, _web(request).now()))
@@ -351,7 +361,7 @@ async def workouts_view(request: Request) -> Response:
 @router.get("/sleep-view")
 async def sleep_view(request: Request) -> Response:
     """Sleep over 7/30/90 days: stages, performance and a table."""
-    days = parse_days(request.query_params.get("days"))
+    days = parse_days(request.query_params.getlist("days"))
     whoop = _whoop(request)
     _ensure_logged_in(whoop)
     got = await whoop.client.sleeps(range_start(days, _web(request).now()))
@@ -363,7 +373,7 @@ async def sleep_view(request: Request) -> Response:
 @router.get("/recovery-view")
 async def recovery_view(request: Request) -> Response:
     """Recovery, HRV and resting HR over 7/30/90 days: charts and a table."""
-    days = parse_days(request.query_params.get("days"))
+    days = parse_days(request.query_params.getlist("days"))
     whoop = _whoop(request)
     _ensure_logged_in(whoop)
     start = range_start(days, _web(request).now())
@@ -462,3 +472,14 @@ async def ai_insights_data(request: Request) -> Response:
     body = result.model_dump(mode="json")
     body["facts"] = facts
     return JSONResponse(body, headers={"cache-control": "no-store"})
+
+
+def _answer_head_like_get() -> None:
+    # HTTP requires HEAD wherever GET works (uptime checks and link checkers use it); FastAPI's
+    # routes, unlike Starlette's, do not add it, so HEAD would be a 405. The server drops the body.
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
+
+
+_answer_head_like_get()

@@ -40,6 +40,9 @@ PAGES = {
 }
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    # CI installs chromium (scripts/test), so there a missing browser is a failure, not a skip.
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test should have installed Debian's chromium")
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
 

@@ -359,9 +359,7 @@ def summarize_sleep(sleep: Sleep) -> SleepSummary:
     if s is None:
         return SleepSummary(**base)
     st, need = s.stage_summary, s.sleep_needed
-    asleep_ms = (
-        st.total_light_sleep_time_milli + st.total_slow_wave_sleep_time_milli + st.total_rem_sleep_time_milli
-    )
+    asleep_ms = st.asleep_milli
     need_ms = (
         need.baseline_milli
         + need.need_from_sleep_debt_milli

@@ -119,6 +119,15 @@ class SleepStageSummary(_Model):
     sleep_cycle_count: int
     disturbance_count: int
 
+    @property
+    def asleep_milli(self) -> int:
+        """Time asleep: light + slow-wave + REM sleep."""
+        return (
+            self.total_light_sleep_time_milli
+            + self.total_slow_wave_sleep_time_milli
+            + self.total_rem_sleep_time_milli
+        )
+
 
 class SleepNeeded(_Model):
     """How much sleep WHOOP thinks was needed, in milliseconds."""

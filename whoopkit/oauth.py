@@ -35,6 +35,7 @@ MIN_STATE_LENGTH = 8
 STATE_TTL = 600.0
 
 _Kind = Literal["exchange", "refresh"]
+_ACTION: dict[_Kind, str] = {"exchange": "log in", "refresh": "renew the login"}
 
 
 def new_state() -> str:
@@ -156,7 +157,7 @@ class OAuthClient:
         raise WhoopAPIError(response.status_code, f"WHOOP refused to revoke access ({response.status_code}).")
 
     async def _token_request(self, data: dict[str, str], kind: _Kind) -> Token:
-        what = "log in" if kind == "exchange" else "renew the login"
+        what = _ACTION[kind]
         try:
             response = await self.http.post(
                 self.token_endpoint,
@@ -212,8 +213,9 @@ class OAuthClient:
             message = f"WHOOP rejected the requested scopes: log in again at {LOGIN_URL}"
         else:
             detail = f"{status} {code}".strip()
-            action = "log in" if kind == "exchange" else "renew the login"
-            message = f"WHOOP's login service refused to {action} ({detail}): log in again at {LOGIN_URL}"
+            message = (
+                f"WHOOP's login service refused to {_ACTION[kind]} ({detail}): log in again at {LOGIN_URL}"
+            )
         logger.warning("token %s rejected by WHOOP: %s %s", kind, status, code or "(no error code)")
         if kind == "refresh":
             return TokenRefreshError(message + ".")

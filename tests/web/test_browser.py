@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.web.fake_ollama import FakeOllama, ServerThread, free_port
 from whoopkit.config import PROJECT_ROOT
+from whoopkit.fake_whoop import create_fake_whoop
 from whoopkit.web.app import create_app
 
 pytestmark = pytest.mark.browser
@@ -48,7 +50,7 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) -> Iterator[dict[str, Any]]:
-    """The demo app on a free loopback port."""
+    """The demo app on a free loopback port, its fake WHOOP pinned to a fixed "now"."""
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(("WHOOP_", "OLLAMA_"))}
     port = free_port()
     tmp = tmp_path_factory.mktemp("browser")
@@ -61,7 +63,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) ->
         OLLAMA_HOST=fake_ollama.url,
         PORT=port,
     )
-    app = create_app(settings)
+    # A fixed clock: on the real one, whether today's recovery is scored yet depends on the hour CI runs.
+    now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    fake = create_fake_whoop(auto_approve=False, control_endpoints=False, now=now)
+    app = create_app(settings, fake=fake, clock=lambda: now)
     try:
         with ServerThread(app, port=port) as thread:
             yield {"url": thread.url, "app": app, "settings": settings}

@@ -28,7 +28,7 @@ from pydantic import Field
 from whoopkit import analytics
 from whoopkit.analytics import DaySummary, RecoverySummary
 from whoopkit.config import Settings, get_settings
-from whoopkit.errors import LOGIN_URL, AuthError, ConfigError, RateLimitedError
+from whoopkit.errors import LOGIN_URL, AuthError, ConfigError, NotLoggedInError, RateLimitedError
 from whoopkit.mcp_server.arguments import ArgumentChecker
 from whoopkit.mcp_server.errors import (
     PENDING_SCORE_EXPLANATION,
@@ -171,11 +171,6 @@ class WhoopProvider:
 
         return is_demo(self.settings)
 
-    @property
-    def data_source(self) -> str:
-        """The ``data_source`` every result carries."""
-        return DEMO_SOURCE if self.demo else REAL_SOURCE
-
     async def get(self) -> "Whoop":
         """The WHOOP stack; in demo mode, logged in to the embedded fake.
 
@@ -201,8 +196,20 @@ class WhoopProvider:
         return self._whoop
 
     async def client(self) -> "WhoopClient":
-        """The shared API client (one per process, so its TTL cache serves every tool)."""
-        return (await self.get()).client
+        """The shared API client (one per process, so its TTL cache serves every tool).
+
+        Raises:
+            NotLoggedInError: the token cache is gone or unusable, e.g. after a logout in the web app.
+        """
+        whoop = await self.get()
+        try:
+            # A cheap local check (like the web pages'): the client's cache would otherwise keep
+            # answering for up to a minute after the user logged out in the web app.
+            whoop.tokens.current()
+        except NotLoggedInError:
+            whoop.client.clear_cache()
+            raise
+        return whoop.client
 
     async def aclose(self) -> None:
         """Close the stack if this provider built it (an injected one belongs to the caller)."""

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-FAKE_MOUNT = FAKE_PREFIX
 
 
 @dataclass
@@ -151,7 +150,7 @@ def create_app(
     app.state.web = state
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if demo and fake is not None:
-        app.mount(FAKE_MOUNT, fake, name="fake_whoop")
+        app.mount(FAKE_PREFIX, fake, name="fake_whoop")
 
     from whoopkit.web.routes import router
 

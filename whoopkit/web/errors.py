@@ -107,8 +107,7 @@ def error_page(
 
 def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     """Map the library's error hierarchy onto statuses and pages (the one place this happens)."""
-    # The library names the default login URL; point at the one this app is actually served on.
-    message = str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
+    message = with_local_login(request, exc)
     if isinstance(exc, BadRequestError):
         return error_page(request, 400, "That request does not make sense", message)
     if isinstance(exc, AuthError):
@@ -126,7 +125,7 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
             400,
             "The WHOOP login did not complete",
             message,
-            hints=_oauth_hints(request),
+            hints=oauth_hints(request),
             show_login=True,
         )
     if isinstance(exc, RateLimitedError):
@@ -150,15 +149,24 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     return error_page(request, 500, "Something went wrong", message)
 
 
-def _oauth_hints(request: Request) -> list[str]:
+def with_local_login(request: Request, exc: Exception) -> str:
+    """The error's message, its login URL pointing at the host and port this app is served on."""
+    # The library can only name the default login URL.
+    return str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
+
+
+def oauth_hints(request: Request, *, check_credentials: bool = True) -> list[str]:
+    """What to try after a failed login; the credentials hint only where they may be the cause."""
     settings = request.app.state.web.settings
-    return [
+    hints = [
         "Start again from the login link: each login link works once and for ten minutes.",
         f"The redirect URI ({settings.whoop_redirect_uri}) must match the one registered in the WHOOP "
         "developer dashboard exactly, and you must open the dashboard on that same host.",
-        "Check WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in .env against the developer dashboard.",
-        "Your saved login (if any) was left untouched.",
     ]
+    if check_credentials:
+        hints.append("Check WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in .env against the developer dashboard.")
+    hints.append("Your saved login (if any) was left untouched.")
+    return hints
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
-from whoopkit.analytics import recovery_zone
+from whoopkit.analytics import KJ_PER_KCAL, recovery_zone
 from whoopkit.models import ScoreState
 
 DASH = "–"
-KJ_PER_KCAL = 4.184
 
 
 def duration_ms(milli: float | None) -> str:
@@ -51,12 +50,12 @@ def km(meters: float | None) -> str:
     return DASH if meters is None else f"{meters / 1000:.2f} km"
 
 
-def day(value: datetime | None) -> str:
+def day(value: date | None) -> str:
     """``Mon 3 Mar``."""
     return DASH if value is None else f"{value:%a} {value.day} {value:%b}"
 
 
-def short_day(value: datetime | None) -> str:
+def short_day(value: date | None) -> str:
     """``3/3`` for chart axes."""
     return "" if value is None else f"{value.day}/{value.month}"
 

@@ -32,26 +32,8 @@ ZONE_TEXT = {
 }
 
 
-def cycle_day(cycle: Cycle) -> date:
-    """The WHOOP day a cycle stands for: the day the user woke up in it."""
-    return whoop_day(cycle)
-
-
-def sleep_day(sleep: Sleep) -> date:
-    """The WHOOP day a sleep counts for (main sleeps: the day woken into)."""
-    return whoop_day(sleep)
-
-
 def _times(value: float | None, factor: float) -> float | None:
     return None if value is None else value * factor
-
-
-def _label(d: date) -> str:
-    return f"{d.day}/{d.month}"
-
-
-def _day_text(d: date) -> str:
-    return f"{d:%a} {d.day} {d:%b}"
 
 
 def _state_cell(state: ScoreState) -> dict[str, str]:
@@ -60,10 +42,7 @@ def _state_cell(state: ScoreState) -> dict[str, str]:
 
 
 def _asleep_milli(sleep: Sleep) -> int | None:
-    if sleep.score is None:
-        return None
-    s = sleep.score.stage_summary
-    return s.total_light_sleep_time_milli + s.total_slow_wave_sleep_time_milli + s.total_rem_sleep_time_milli
+    return None if sleep.score is None else sleep.score.stage_summary.asleep_milli
 
 
 def _stages(sleep: Sleep) -> list[tuple[str, int, str]]:
@@ -86,7 +65,7 @@ def main_sleeps(sleeps: Sequence[Sleep]) -> list[Sleep]:
 def recoveries_by_day(recoveries: Sequence[Recovery], cycles: Sequence[Cycle]) -> list[tuple[date, Recovery]]:
     """Recoveries paired with their cycle's day, newest first (a recovery without its cycle is skipped)."""
     by_id = {c.id: c for c in cycles}
-    pairs = [(cycle_day(by_id[r.cycle_id]), r) for r in recoveries if r.cycle_id in by_id]
+    pairs = [(whoop_day(by_id[r.cycle_id]), r) for r in recoveries if r.cycle_id in by_id]
     pairs.sort(key=lambda p: (p[0], p[1].created_at), reverse=True)
     return pairs
 
@@ -131,7 +110,7 @@ def dashboard(
     current = cycles[0] if cycles else None
     latest_rec = rec_pairs[0][1] if rec_pairs else None
     recovery: dict[str, Any] = {"value": None, "zone": "none", "zone_text": "", "state": "", "hrv": None}
-    recovery["day"] = _day_text(rec_pairs[0][0]) if rec_pairs else ""
+    recovery["day"] = fmt.day(rec_pairs[0][0]) if rec_pairs else ""
     recovery.update(rhr=None, spo2=None, skin_temp=None)
     if latest_rec is not None:
         if latest_rec.score is not None:
@@ -150,7 +129,7 @@ def dashboard(
             recovery["state"] = fmt.state_label(latest_rec.score_state)
     strain: dict[str, Any] = {"value": None, "kilojoule": None, "avg_hr": None, "state": ""}
     strain["open"] = current is not None and current.end is None
-    strain["day"] = _day_text(cycle_day(current)) if current is not None else ""
+    strain["day"] = fmt.day(whoop_day(current)) if current is not None else ""
     if current is not None:
         if current.score is not None:
             strain.update(
@@ -177,7 +156,7 @@ def dashboard(
         else:
             sleep["state"] = fmt.state_label(last.score_state)
 
-    today = series_end(today, [cycle_day(c) for c in cycles])
+    today = series_end(today, [whoop_day(c) for c in cycles])
     trends = _trends(cycles, rec_pairs, nights, today)
     return {
         "first_name": profile.first_name if profile else "",
@@ -201,8 +180,8 @@ def _trends(
     rec = series([(d, r.score.recovery_score if r.score else None) for d, r in rec_pairs])
     hrv = series([(d, r.score.hrv_rmssd_milli if r.score else None) for d, r in rec_pairs])
     rhr = series([(d, r.score.resting_heart_rate if r.score else None) for d, r in rec_pairs])
-    strain = series([(cycle_day(c), c.score.strain if c.score else None) for c in cycles])
-    slept = series([(sleep_day(s), fmt.hours(_asleep_milli(s))) for s in nights])
+    strain = series([(whoop_day(c), c.score.strain if c.score else None) for c in cycles])
+    slept = series([(whoop_day(s), fmt.hours(_asleep_milli(s))) for s in nights])
 
     def last(values: list[float | None]) -> float | None:
         return next((v for v in reversed(values) if v is not None), None)
@@ -233,16 +212,16 @@ def _trends(
 def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str, Any]:
     """Strain per day: a bar chart and a table."""
     cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
-    pairs = [(cycle_day(c), c.score.strain if c.score else None) for c in cycles]
+    pairs = [(whoop_day(c), c.score.strain if c.score else None) for c in cycles]
     today = series_end(today, [d for d, _ in pairs])
-    points = [charts.Point(_label(d), v) for d, v in _daily_series(pairs, days, today)]
+    points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, today)]
     rows = []
     for c in cycles:
         s = c.score
         rows.append(
             {
                 "cells": [
-                    _day_text(cycle_day(c)),
+                    fmt.day(whoop_day(c)),
                     fmt.number(s.strain, 1) if s else _state_cell(c.score_state),
                     fmt.kcal(s.kilojoule) if s else fmt.DASH,
                     fmt.number(s.average_heart_rate, 0, "bpm") if s else fmt.DASH,
@@ -279,9 +258,9 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
     workouts = sorted(workouts, key=lambda w: w.start, reverse=True)
     points = [
         charts.Point(
-            _label(w.local_start.date()),
+            fmt.short_day(w.local_start.date()),
             w.score.strain if w.score else None,
-            title=f"{w.sport_name}, {_day_text(w.local_start.date())}: "
+            title=f"{w.sport_name}, {fmt.day(w.local_start.date())}: "
             + (f"strain {w.score.strain:.1f}" if w.score else fmt.state_label(w.score_state)),
         )
         for w in reversed(workouts)
@@ -292,7 +271,7 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
         rows.append(
             {
                 "cells": [
-                    f"{_day_text(w.local_start.date())} {fmt.clock(w.local_start)}",
+                    f"{fmt.day(w.local_start.date())} {fmt.clock(w.local_start)}",
                     w.sport_name.replace("-", " ").replace("_", " ").title(),
                     fmt.duration_ms((w.end - w.start).total_seconds() * 1000),
                     fmt.number(s.strain, 1) if s else _state_cell(w.score_state),
@@ -330,7 +309,7 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     nights = [s for s in sleeps if not s.nap]
     by_day: dict[date, Sleep] = {}
     for s in nights:
-        by_day.setdefault(sleep_day(s), s)
+        by_day.setdefault(whoop_day(s), s)
     today = series_end(today, list(by_day))
     span = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
     stacks: list[charts.Stack | None] = []  # an empty Stack keeps the day's axis label
@@ -338,8 +317,8 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     for d in span:
         night = by_day.get(d)
         if night is None or night.score is None:
-            stacks.append(charts.Stack(_label(d), ()))
-            perf.append(charts.Point(_label(d), None))
+            stacks.append(charts.Stack(fmt.short_day(d), ()))
+            perf.append(charts.Point(fmt.short_day(d), None))
             continue
         score = night.score
         st = score.stage_summary
@@ -354,10 +333,12 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
         )
         stacks.append(
             charts.Stack(
-                _label(d), segments, title=f"{_day_text(d)}: {fmt.duration_ms(_asleep_milli(night))} asleep"
+                fmt.short_day(d),
+                segments,
+                title=f"{fmt.day(d)}: {fmt.duration_ms(_asleep_milli(night))} asleep",
             )
         )
-        perf.append(charts.Point(_label(d), score.sleep_performance_percentage))
+        perf.append(charts.Point(fmt.short_day(d), score.sleep_performance_percentage))
     rows = []
     for s in sleeps:
         sc = s.score
@@ -365,7 +346,7 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
             {
                 "css": "nap" if s.nap else "",
                 "cells": [
-                    _day_text(sleep_day(s)),
+                    fmt.day(whoop_day(s)),
                     f"{fmt.clock(s.local_start)}–{fmt.clock(s.end.astimezone(s.local_start.tzinfo))}",
                     fmt.duration_ms(_asleep_milli(s)) if sc else _state_cell(s.score_state),
                     fmt.duration_ms(sc.stage_summary.total_in_bed_time_milli) if sc else fmt.DASH,
@@ -430,7 +411,7 @@ def recovery_view(
     pairs = recoveries_by_day(recoveries, cycles)
     today = series_end(today, [d for d, _ in pairs])
     series = _daily_series([(d, r.score.recovery_score if r.score else None) for d, r in pairs], days, today)
-    rec_points = [charts.Point(_label(d), v, css=fmt.zone(v)) for d, v in series]
+    rec_points = [charts.Point(fmt.short_day(d), v, css=fmt.zone(v)) for d, v in series]
     hrv = _daily_series([(d, r.score.hrv_rmssd_milli if r.score else None) for d, r in pairs], days, today)
     rhr = _daily_series([(d, r.score.resting_heart_rate if r.score else None) for d, r in pairs], days, today)
     rows = []
@@ -440,7 +421,7 @@ def recovery_view(
         rows.append(
             {
                 "cells": [
-                    _day_text(d),
+                    fmt.day(d),
                     {"text": fmt.percent(sc.recovery_score), "css": zone}
                     if sc
                     else _state_cell(r.score_state),
@@ -482,13 +463,16 @@ def recovery_view(
             {
                 "title": "Heart rate variability (ms)",
                 "svg": charts.line_chart(
-                    [charts.Point(_label(d), v) for d, v in hrv], label="HRV per day", unit="", css="hrv"
+                    [charts.Point(fmt.short_day(d), v) for d, v in hrv],
+                    label="HRV per day",
+                    unit="",
+                    css="hrv",
                 ),
             },
             {
                 "title": "Resting heart rate (bpm)",
                 "svg": charts.line_chart(
-                    [charts.Point(_label(d), v) for d, v in rhr],
+                    [charts.Point(fmt.short_day(d), v) for d, v in rhr],
                     label="Resting heart rate per day",
                     css="rhr",
                 ),

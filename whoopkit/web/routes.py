@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,12 +18,13 @@ from fastapi.routing import APIRoute
 
 from whoopkit import insights as insights_mod
 from whoopkit import runtime
-from whoopkit.client import Collected
-from whoopkit.errors import LOGIN_URL, ConfigError, NotFoundError, WhoopkitError
-from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
+from whoopkit.client import Collected, WhoopClient
+from whoopkit.errors import ConfigError, NotFoundError, WhoopkitError
+from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement
 from whoopkit.tokens import Token
 from whoopkit.web import pages
-from whoopkit.web.errors import BadRequestError, error_page, render
+from whoopkit.web.errors import BadRequestError, error_page, oauth_hints, render, with_local_login
+from whoopkit.web.security import FAKE_PREFIX, LOOPBACK_NAMES
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ RANGE_CHOICES = (7, 30, 90)
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
 _DAYS_RE = re.compile(r"[0-9]{1,3}")
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _web(request: Request) -> Any:
@@ -142,7 +142,11 @@ def _canonical_login(request: Request) -> str | None:
     """
     target = urlsplit(_web(request).settings.whoop_redirect_uri)
     here = request.url
-    if not target.hostname or target.hostname not in _LOOPBACK or (here.hostname or "") not in _LOOPBACK:
+    if (
+        not target.hostname
+        or target.hostname not in LOOPBACK_NAMES
+        or (here.hostname or "") not in LOOPBACK_NAMES
+    ):
         return None
     if _port(target.scheme, target.port) != _port(here.scheme, here.port):
         raise ConfigError(
@@ -168,10 +172,8 @@ async def login(request: Request) -> Response:
     url = whoop.oauth.authorize_url(state)
     if whoop.demo:
         # The runtime talks to the fake in-process; the browser reaches it under /_fake_whoop.
-        from whoopkit.web.app import FAKE_MOUNT
-
         origin = f"{request.url.scheme}://{request.url.netloc}"
-        url = url.replace(runtime.DEMO_HOST, origin + FAKE_MOUNT, 1)
+        url = url.replace(runtime.DEMO_HOST, origin + FAKE_PREFIX, 1)
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         STATE_COOKIE,
@@ -187,12 +189,7 @@ async def login(request: Request) -> Response:
 
 
 def _callback_error(request: Request, status: int, heading: str, message: str) -> Response:
-    hints = [
-        "Start again from the login link: each login link works once and for ten minutes.",
-        f"The redirect URI ({_web(request).settings.whoop_redirect_uri}) must match the one registered in "
-        "the WHOOP developer dashboard exactly, and you must open the dashboard on that same host.",
-        "Your saved login (if any) was left untouched.",
-    ]
+    hints = oauth_hints(request, check_credentials=False)
     response = error_page(request, status, heading, message, hints=hints, show_login=True)
     response.delete_cookie(STATE_COOKIE, path="/")
     return response
@@ -239,8 +236,9 @@ async def callback(request: Request) -> Response:
         token = await whoop.oauth.exchange_code(code)
     except WhoopkitError as exc:
         logger.warning("code exchange failed: %s", type(exc).__name__)
-        message = str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
-        return _callback_error(request, 400, "The WHOOP login did not complete", message)
+        return _callback_error(
+            request, 400, "The WHOOP login did not complete", with_local_login(request, exc)
+        )
     await anyio.to_thread.run_sync(_save_token, whoop, token)
     whoop.client.clear_cache()
     logger.info("logged in to WHOOP (%s mode)", "demo" if whoop.demo else "real")
@@ -322,6 +320,15 @@ async def dashboard(request: Request) -> Response:
     return render(request, "dashboard.html", title="Dashboard", **context)
 
 
+def _range_query(request: Request) -> tuple[int, WhoopClient, datetime, date]:
+    """What every range view starts with: ``?days=``, the logged-in client, the start and today."""
+    days = parse_days(request.query_params.getlist("days"))
+    whoop = _whoop(request)
+    _ensure_logged_in(whoop)
+    now = _web(request).now()
+    return days, whoop.client, range_start(days, now), pages.today_for(now)
+
+
 def _range_page(request: Request, days: int, context: dict[str, Any], truncated: bool) -> Response:
     return render(
         request,
@@ -337,51 +344,36 @@ def _range_page(request: Request, days: int, context: dict[str, Any], truncated:
 @router.get("/cycles-view")
 async def cycles_view(request: Request) -> Response:
     """Day strain over 7/30/90 days: a chart and a table."""
-    days = parse_days(request.query_params.getlist("days"))
-    whoop = _whoop(request)
-    _ensure_logged_in(whoop)
-    got = await whoop.client.cycles(range_start(days, _web(request).now()))
-    records: list[Cycle] = got.records
-    context = pages.cycles_view(records, days=days, today=pages.today_for(_web(request).now()))
+    days, client, start, today = _range_query(request)
+    got = await client.cycles(start)
+    context = pages.cycles_view(got.records, days=days, today=today)
     return _range_page(request, days, context, got.truncated)
 
 
 @router.get("/workouts-view")
 async def workouts_view(request: Request) -> Response:
     """Workouts over 7/30/90 days: a chart and a table."""
-    days = parse_days(request.query_params.getlist("days"))
-    whoop = _whoop(request)
-    _ensure_logged_in(whoop)
-    got = await whoop.client.workouts(range_start(days, _web(request).now()))
-    records: list[Workout] = got.records
-    context = pages.workouts_view(records, days=days, today=pages.today_for(_web(request).now()))
+    days, client, start, today = _range_query(request)
+    got = await client.workouts(start)
+    context = pages.workouts_view(got.records, days=days, today=today)
     return _range_page(request, days, context, got.truncated)
 
 
 @router.get("/sleep-view")
 async def sleep_view(request: Request) -> Response:
     """Sleep over 7/30/90 days: stages, performance and a table."""
-    days = parse_days(request.query_params.getlist("days"))
-    whoop = _whoop(request)
-    _ensure_logged_in(whoop)
-    got = await whoop.client.sleeps(range_start(days, _web(request).now()))
-    records: list[Sleep] = got.records
-    context = pages.sleep_view(records, days=days, today=pages.today_for(_web(request).now()))
+    days, client, start, today = _range_query(request)
+    got = await client.sleeps(start)
+    context = pages.sleep_view(got.records, days=days, today=today)
     return _range_page(request, days, context, got.truncated)
 
 
 @router.get("/recovery-view")
 async def recovery_view(request: Request) -> Response:
     """Recovery, HRV and resting HR over 7/30/90 days: charts and a table."""
-    days = parse_days(request.query_params.getlist("days"))
-    whoop = _whoop(request)
-    _ensure_logged_in(whoop)
-    start = range_start(days, _web(request).now())
-    recs, cycles = await asyncio.gather(whoop.client.recoveries(start), whoop.client.cycles(start))
-    recoveries: list[Recovery] = recs.records
-    context = pages.recovery_view(
-        recoveries, cycles.records, days=days, today=pages.today_for(_web(request).now())
-    )
+    days, client, start, today = _range_query(request)
+    recs, cycles = await asyncio.gather(client.recoveries(start), client.cycles(start))
+    context = pages.recovery_view(recs.records, cycles.records, days=days, today=today)
     return _range_page(request, days, context, recs.truncated or cycles.truncated)
 
 

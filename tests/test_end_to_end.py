@@ -13,12 +13,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +29,7 @@ from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult
 
 from tests.conftest import make_settings
+from tests.helpers.fake_server import FakeServer, running_fake_whoop
 from whoopkit.config import Settings
 from whoopkit.tokens import TokenStore
 from whoopkit.web.app import create_app
@@ -47,73 +45,11 @@ HTTP_TIMEOUT = 10.0
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class FakeServer:
-    """The fake WHOOP running in its own process."""
-
-    url: str
-    stderr_lines: list[str] = field(default_factory=list)
-
-    def stats(self) -> dict[str, Any]:
-        """The fake's counters (GET /_fake/stats)."""
-        response = httpx.get(f"{self.url}/_fake/stats", timeout=HTTP_TIMEOUT)
-        response.raise_for_status()
-        stats: dict[str, Any] = response.json()
-        return stats
-
-
 @pytest.fixture
 def fake_server() -> Iterator[FakeServer]:
-    """``python -m whoopkit.fake_whoop --port 0 --auto-approve``; ready once it logs its URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "whoopkit.fake_whoop",
-            "--port",
-            "0",
-            "--auto-approve",
-            "--access-token-ttl",
-            "3600",
-        ],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    lines: list[str] = []
-    found: list[str] = []
-    ready = threading.Event()
-
-    def drain() -> None:
-        # Keeps reading after start-up too, so a chatty server can never block on a full pipe.
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            match = re.search(r"listening on (http://\S+)", line)
-            if match and not ready.is_set():
-                found.append(match.group(1))
-                ready.set()
-        ready.set()  # EOF: the server died; the check below reports it
-
-    reader = threading.Thread(target=drain, name="fake-whoop-stderr", daemon=True)
-    reader.start()
-    try:
-        if not ready.wait(READY_TIMEOUT) or not found:
-            pytest.fail(f"the fake WHOOP did not start within {READY_TIMEOUT:.0f} s: {''.join(lines)}")
-        yield FakeServer(url=found[0], stderr_lines=lines)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        reader.join(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+    """The fake WHOOP in its own process, auto-approving logins."""
+    with running_fake_whoop("--auto-approve", "--access-token-ttl", "3600") as server:
+        yield server
 
 
 @pytest.fixture

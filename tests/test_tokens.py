@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
+from tests.helpers.fake_server import running_fake_whoop
 from tests.helpers.mini_oauth import MiniOAuth
 from whoopkit.errors import NotLoggedInError, TokenRefreshError, WhoopUnavailableError
 from whoopkit.oauth import OAuthClient
@@ -531,46 +531,11 @@ WORKER = Path(__file__).resolve().parent / "helpers" / "refresh_worker.py"
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def fake_server() -> Iterator[str]:
     """The fake WHOOP as a real HTTP server in its own process; yields its base URL."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "whoopkit.fake_whoop", "--port", str(port), "--host", "127.0.0.1"],
-        cwd=PROJECT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the fake server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-            try:
-                if httpx.get(f"{base}/_fake/stats", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the fake server did not become ready within 30 s")
-            threading.Event().wait(0.05)  # poll interval while the server starts
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stderr:
-            proc.stderr.close()
+    with running_fake_whoop("--host", "127.0.0.1") as server:
+        yield server.url
 
 
 @pytest.mark.slow

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import selectors
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -14,50 +11,17 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 import httpx
 import pytest
 
+from tests.helpers.fake_server import running_fake_whoop
+
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _start(*args: str) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "whoopkit.fake_whoop", "--port", "0", *args],
-        cwd=PROJECT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stderr, selectors.EVENT_READ)
-    deadline = time.monotonic() + 30
-    output = b""
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=deadline - time.monotonic()):
-            break
-        chunk = proc.stderr.readline()
-        if not chunk:
-            break
-        output += chunk
-        match = re.search(rb"listening on (http://\S+)", chunk)
-        if match:
-            return proc, match.group(1).decode()
-    proc.kill()
-    proc.wait(10)
-    pytest.fail(f"the fake did not start: {output.decode(errors='replace')}")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    proc, base = _start("--auto-approve", "--client-id", "cli-app", "--client-secret", "cli-secret")
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stderr:
-            proc.stderr.close()
+    with running_fake_whoop(
+        "--auto-approve", "--client-id", "cli-app", "--client-secret", "cli-secret"
+    ) as fake:
+        yield fake.url
 
 
 @pytest.mark.slow

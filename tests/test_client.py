@@ -18,6 +18,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
+from tests.helpers.clock import FakeClock
 from whoopkit.client import USER_AGENT, Collected, WhoopClient, format_datetime
 from whoopkit.errors import (
     AuthError,
@@ -72,22 +73,6 @@ class FakeTokens:
         return self.current
 
 
-class FakeClock:
-    """A monotonic clock that only moves when told to (or when the client 'sleeps')."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
 @dataclass
 class Recorder:
     """Wraps an async handler; records requests and the peak number of concurrent requests."""
@@ -112,7 +97,7 @@ class Recorder:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture

@@ -6,25 +6,10 @@ import asyncio
 
 import pytest
 
+from tests.helpers.clock import FakeClock
 from whoopkit.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.anyio
-
-
-class FakeClock:
-    """Time that advances only when the limiter sleeps (or the test says so)."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def _limiter(clock: FakeClock, max_requests: int = 100, period: float = 60.0) -> RateLimiter:
@@ -32,7 +17,7 @@ def _limiter(clock: FakeClock, max_requests: int = 100, period: float = 60.0) ->
 
 
 async def test_a_hundred_requests_a_minute_pass_without_waiting() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     for _ in range(100):
         await limiter.acquire()
@@ -41,7 +26,7 @@ async def test_a_hundred_requests_a_minute_pass_without_waiting() -> None:
 
 
 async def test_the_hundred_and_first_request_waits_until_the_oldest_leaves_the_window() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     for i in range(100):
         clock.now = 500.0 + i * 0.1
@@ -52,7 +37,7 @@ async def test_the_hundred_and_first_request_waits_until_the_oldest_leaves_the_w
 
 
 async def test_no_sixty_second_span_ever_holds_more_than_the_limit() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock, max_requests=5, period=10.0)
     sent: list[float] = []
     for i in range(23):
@@ -64,7 +49,7 @@ async def test_no_sixty_second_span_ever_holds_more_than_the_limit() -> None:
 
 
 async def test_concurrent_waiters_are_booked_in_order_into_successive_windows() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     delays: list[float] = []
 
     async def record_only(seconds: float) -> None:
@@ -86,7 +71,7 @@ async def test_concurrent_waiters_are_booked_in_order_into_successive_windows() 
 
 
 async def test_a_server_saying_zero_remaining_holds_requests_until_its_reset() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     await limiter.acquire()
     limiter.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "7"})
@@ -95,7 +80,7 @@ async def test_a_server_saying_zero_remaining_holds_requests_until_its_reset() -
 
 
 async def test_server_headers_with_requests_left_or_absurd_resets_do_not_block() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     limiter.observe({"x-ratelimit-remaining": "12", "x-ratelimit-reset": "30"})
     limiter.observe({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "86400"})  # the daily window
@@ -106,7 +91,7 @@ async def test_server_headers_with_requests_left_or_absurd_resets_do_not_block()
 
 
 async def test_list_style_rate_limit_headers_are_read_by_their_first_number() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     limiter.observe({"x-ratelimit-remaining": "0, 9000;window=86400", "x-ratelimit-reset": "3.5"})
     await limiter.acquire()
@@ -114,7 +99,7 @@ async def test_list_style_rate_limit_headers_are_read_by_their_first_number() ->
 
 
 async def test_block_for_holds_the_next_acquisition() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=500.0)
     limiter = _limiter(clock)
     limiter.block_for(4.0)
     await limiter.acquire()

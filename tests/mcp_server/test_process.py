@@ -31,6 +31,19 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _run_python(tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``args`` in the demo environment; cwd defaults to ``tmp_path``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd or tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+
+
 @pytest.mark.slow
 def test_the_mcp_process_never_imports_fastapi_jinja2_or_ollama(tmp_path: Path) -> None:
     code = (
@@ -40,15 +53,7 @@ def test_the_mcp_process_never_imports_fastapi_jinja2_or_ollama(tmp_path: Path) 
         "create_server()\n"
         "print(sorted(m for m in ('fastapi', 'jinja2', 'ollama') if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-    )
+    out = _run_python(tmp_path, "-c", code, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -160,30 +165,14 @@ async def test_streamable_http_serves_mcp_on_loopback_only_to_the_bearer_token(t
 
 
 def test_streamable_http_refuses_to_start_without_a_token(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(SERVER), "--transport", "streamable-http", "--port", str(_free_port())],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-    )
+    out = _run_python(tmp_path, str(SERVER), "--transport", "streamable-http", "--port", str(_free_port()))
     assert out.returncode == 2
     assert "WHOOP_MCP_HTTP_TOKEN must be set" in out.stderr
     assert out.stdout == ""
 
 
 def test_print_config_prints_a_desktop_entry_with_absolute_paths(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, str(SERVER), "--print-config"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-    )
+    out = _run_python(tmp_path, str(SERVER), "--print-config")
     assert out.returncode == 0, out.stderr
     entry = json.loads(out.stdout)["mcpServers"]["whoop"]
     assert entry["command"] == sys.executable

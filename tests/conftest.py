@@ -15,6 +15,8 @@
   into ``settings.whoop_token_cache``; returns the Token.
 - ``whoop``: a ``runtime.Whoop`` in real (non-demo) mode wired to ``fake`` through an ASGI transport,
   using the ``logged_in`` token cache; ``aclose()``d at teardown.
+- ``service``: a ``WhoopService`` in real mode on ``fake`` (logged in), its clock pinned at ``fake_now``,
+  with an empty SQLite store in ``tmp_path/"data"``; closed at teardown.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from whoopkit.config import Settings, load_settings
 if TYPE_CHECKING:
     from whoopkit.fake_whoop import FakeWhoop
     from whoopkit.runtime import Whoop
+    from whoopkit.service import WhoopService
     from whoopkit.tokens import Token
 
 FAKE_HOST = "http://fake-whoop.local"
@@ -119,3 +122,17 @@ async def whoop(fake: FakeWhoop, settings: Settings, logged_in: Token) -> AsyncI
         yield runtime
     finally:
         await runtime.aclose()
+
+
+@pytest.fixture
+async def service(
+    fake: FakeWhoop, settings: Settings, logged_in: Token, fake_now: datetime
+) -> AsyncIterator[WhoopService]:
+    """The data service on the fake (real mode, logged in, empty store), clock pinned at ``fake_now``."""
+    from whoopkit.service import build_service
+
+    svc = build_service(settings, demo=False, fake=fake, clock=lambda: fake_now)
+    try:
+        yield svc
+    finally:
+        await svc.aclose()

@@ -192,6 +192,11 @@ class WhoopClient:
 
     # ------------------------------------------------------------------ plumbing
 
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The rate limiter this client books its requests with."""
+        return self._limiter
+
     def clear_cache(self) -> None:
         """Forget every cached response (in-flight requests finish but are not stored)."""
         self._cache.clear()

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     whoop_data_dir: Path = Field(default=Path(".whoopkit"), alias="WHOOP_DATA_DIR")
     whoop_demo: bool = Field(default=False, alias="WHOOP_DEMO")
     whoop_cache_ttl: float = Field(default=60.0, ge=0, le=3600, alias="WHOOP_CACHE_TTL")
+    whoop_database_url: str | None = Field(default=None, alias="WHOOP_DATABASE_URL")
+    whoop_fresh_seconds: float = Field(default=300.0, ge=0, le=86_400, alias="WHOOP_FRESH_SECONDS")
+    whoop_sync_interval: float = Field(default=900.0, ge=0, le=86_400, alias="WHOOP_SYNC_INTERVAL")
+    whoop_request_deadline: float = Field(default=20.0, gt=0, le=600, alias="WHOOP_REQUEST_DEADLINE")
     whoop_http_timeout: float = Field(default=20.0, gt=0, le=300, alias="WHOOP_HTTP_TIMEOUT")
     whoop_mcp_tools: str | None = Field(default=None, alias="WHOOP_MCP_TOOLS")
     whoop_mcp_http_token: SecretStr | None = Field(default=None, alias="WHOOP_MCP_HTTP_TOKEN")
@@ -77,7 +81,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("whoop_client_id", "whoop_mcp_tools", mode="before")
+    @field_validator("whoop_client_id", "whoop_mcp_tools", "whoop_database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -101,6 +105,26 @@ class Settings(BaseSettings):
             return ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+    @property
+    def web_origin(self) -> str:
+        """The web app's own address as a browser reaches it (``http://localhost:3000``)."""
+        host = "localhost" if self.host_is_loopback or self.host in ("0.0.0.0", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def login_url(self) -> str:
+        """Where a user logs in to WHOOP: the web app's ``/login`` on the configured host and port."""
+        return f"{self.web_origin}/login"
+
+    @property
+    def database_url(self) -> str:
+        """The history store: ``WHOOP_DATABASE_URL``, else a SQLite file in ``WHOOP_DATA_DIR``."""
+        if self.whoop_database_url:
+            return self.whoop_database_url
+        return f"sqlite:///{self.whoop_data_dir / 'whoop.db'}"
 
     @property
     def mcp_tool_allowlist(self) -> frozenset[str] | None:

@@ -13,6 +13,8 @@ redirect, the MCP server into a ``ToolError``). Every message is a sentence a us
     ├── WhoopAPIError            WHOOP answered with an error status; carries status
     │   └── NotFoundError        404: no such record
     ├── WhoopUnavailableError    timeouts, connection errors or 5xx after bounded retries
+    ├── StoreError               the local history database cannot be used (newer schema, unreadable)
+    │   └── SyncBusyError        another process holds the sync lock and did not let go in time
     └── InsightsUnavailableError the local Ollama model could not answer
 """
 
@@ -77,6 +79,18 @@ class NotFoundError(WhoopAPIError):
 
 class WhoopUnavailableError(WhoopkitError):
     """WHOOP could not be reached, timed out, or kept failing with 5xx."""
+
+
+class StoreError(WhoopkitError):
+    """The local history database cannot be used; carries the database's ``location``."""
+
+    def __init__(self, message: str, *, location: str = "") -> None:
+        self.location = location
+        super().__init__(message)
+
+
+class SyncBusyError(StoreError):
+    """Another process is syncing the same collection and did not finish in time."""
 
 
 class InsightsUnavailableError(WhoopkitError):

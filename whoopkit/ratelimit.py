@@ -8,11 +8,18 @@ processes using the same app, so when it says 0 remain we wait for its reset).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +101,102 @@ class RateLimiter:
         """How many acquisitions fall in the last ``period`` seconds (or are booked ahead)."""
         now = self._clock()
         return sum(1 for t in self._sent if t > now - self.period)
+
+    def usage(self) -> dict[str, int]:
+        """Requests used in the last minute, with the limit."""
+        return {"last_minute": self.in_window, "per_minute": self.max_requests}
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same limits, counted in a file that every whoopkit process of one WHOOP app shares.
+
+    WHOOP counts 100 requests a minute and 10,000 a day per app, not per process, so the web app, the
+    MCP server and the CLI book their slots in one JSON file under an inter-process lock. Times are
+    wall-clock seconds (monotonic clocks differ between processes).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        max_requests: int = 100,
+        period: float = 60.0,
+        *,
+        max_per_day: int = 10_000,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        """Share ``max_requests`` per ``period`` and ``max_per_day`` through the file at ``path``."""
+        super().__init__(max_requests, period, clock=clock, sleep=sleep)
+        self.path = path
+        self.max_per_day = max_per_day
+        self._lock = filelock.FileLock(str(path) + ".lock", thread_local=False)
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            # Missing or damaged: start counting afresh (WHOOP's own 429 still protects the budget).
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _day(now: float) -> str:
+        return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+    def _reserve(self) -> float:
+        with self._lock.acquire(timeout=10):
+            now = self._clock()
+            data = self._read()
+            sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
+            blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
+            day, count = self._day(now), int(data.get("day_count", 0))
+            if data.get("day") != day:
+                count = 0
+            if count >= self.max_per_day:
+                midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+                retry = (midnight.timestamp() + 86_400) - now
+                from whoopkit.errors import RateLimitedError
+
+                raise RateLimitedError(
+                    retry,
+                    f"WHOOP's daily limit ({self.max_per_day} requests per app) is used up: "
+                    f"retry after {retry / 3600:.1f} h.",
+                )
+            slot = max(now, blocked)
+            if len(sent) >= self.max_requests:
+                slot = max(slot, sent[-self.max_requests] + self.period)
+            sent.append(slot)
+            self._write({"sent": sent, "blocked_until": blocked, "day": day, "day_count": count + 1})
+            return slot - now
+
+    def block_for(self, seconds: float) -> None:
+        """Hold every process's acquisitions for ``seconds`` (after a 429 told us to back off)."""
+        super().block_for(seconds)
+        if 0 < seconds <= _MAX_SERVER_WAIT:
+            with self._lock.acquire(timeout=10):
+                data = self._read()
+                data["blocked_until"] = max(float(data.get("blocked_until", 0.0)), self._clock() + seconds)
+                self._write(data)
+
+    @property
+    def in_window(self) -> int:
+        """Requests booked by every process in the last ``period`` seconds."""
+        now = self._clock()
+        return sum(1 for t in self._read().get("sent", []) if float(t) > now - self.period)
+
+    def usage(self) -> dict[str, int]:
+        """Requests used in the last minute and today, with the limits."""
+        data = self._read()
+        today = int(data.get("day_count", 0)) if data.get("day") == self._day(self._clock()) else 0
+        return {
+            "last_minute": self.in_window,
+            "per_minute": self.max_requests,
+            "today": today,
+            "per_day": self.max_per_day,
+        }

@@ -21,7 +21,7 @@ from whoopkit.client import WhoopClient
 from whoopkit.config import Settings
 from whoopkit.errors import ConfigError, NotLoggedInError, OAuthError
 from whoopkit.oauth import OAuthClient, new_state
-from whoopkit.ratelimit import RateLimiter
+from whoopkit.ratelimit import SharedRateLimiter
 from whoopkit.tokens import TokenManager, TokenStore
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ DEMO_OAUTH_BASE_URL = f"{DEMO_HOST}/oauth/oauth2"
 DEMO_CLIENT_ID = "demo-client"
 DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105 - the fake's public demo credentials
 DEMO_TOKEN_FILE = "demo_token.json"  # noqa: S105 - a file name
+DEMO_DIR = "demo"
 
 
 @dataclass
@@ -57,6 +58,19 @@ class Whoop:
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.http.aclose()
+
+
+def state_dir(settings: Settings, demo: bool) -> Path:
+    """Where a mode keeps its local state (locks, rate budget): the demo has its own folder."""
+    base = Path(settings.whoop_data_dir)
+    return base / DEMO_DIR if demo else base
+
+
+def database_url(settings: Settings, demo: bool) -> str:
+    """The history store of a mode: the demo's own SQLite file, never the real store."""
+    if demo:
+        return f"sqlite:///{state_dir(settings, True) / 'whoop.db'}"
+    return settings.database_url
 
 
 def is_demo(settings: Settings) -> bool:
@@ -121,8 +135,9 @@ def build_whoop(
         http,
         tokens,
         api_base_url=settings.whoop_api_base_url,
-        cache_ttl=settings.whoop_cache_ttl,
-        limiter=RateLimiter(),
+        # No response cache: the history store answers repeated questions.
+        cache_ttl=0,
+        limiter=SharedRateLimiter(state_dir(settings, demo) / "ratelimit.json"),
     )
     logger.info("WHOOP runtime ready (%s mode)", "demo" if demo else "real")
     return Whoop(

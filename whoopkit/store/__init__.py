@@ -1,0 +1,25 @@
+"""The local history store (SQLAlchemy Core over SQLite or PostgreSQL, migrated with Alembic)."""
+
+from whoopkit.store.schema import COLLECTIONS, HEAD_REVISION, Collection
+from whoopkit.store.store import (
+    CollectionStatus,
+    Store,
+    StoreStatus,
+    SyncState,
+    Upserted,
+    from_ms,
+    to_ms,
+)
+
+__all__ = [
+    "COLLECTIONS",
+    "HEAD_REVISION",
+    "Collection",
+    "CollectionStatus",
+    "Store",
+    "StoreStatus",
+    "SyncState",
+    "Upserted",
+    "from_ms",
+    "to_ms",
+]

@@ -1,0 +1,806 @@
+"""The history store: WHOOP records in SQLite (default) or PostgreSQL, through SQLAlchemy Core.
+
+Design notes (the WHY):
+
+* SQLite runs in WAL mode with a busy timeout and short write transactions, so the web app and the
+  MCP server can both read while either writes.
+* Upserts are keyed on v2 ids (cycle id, sleep/workout UUID, a recovery's cycle id), and a row is
+  replaced only by one whose ``updated_at`` is at least as new: re-delivered records can never be
+  counted twice, and an older copy can never overwrite a re-score.
+* Opening checks the schema revision without importing Alembic when it is current (the MCP server's
+  warm-up stays cheap); a database from a newer whoopkit is refused in one sentence, and a file that
+  is not a readable database is moved aside and started afresh (the next sync rebuilds it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from whoopkit.errors import StoreError
+from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
+from whoopkit.store import schema
+from whoopkit.store.schema import COLLECTIONS, HEAD_REVISION, TABLES, Collection
+
+logger = logging.getLogger(__name__)
+
+MODELS: dict[Collection, type[BaseModel]] = {
+    "cycles": Cycle,
+    "recoveries": Recovery,
+    "sleeps": Sleep,
+    "workouts": Workout,
+}
+_KEY: dict[Collection, str] = {"cycles": "id", "recoveries": "cycle_id", "sleeps": "id", "workouts": "id"}
+BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def to_ms(value: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def from_ms(value: int | None) -> datetime | None:
+    """An aware UTC datetime from epoch milliseconds."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+@dataclass
+class Upserted:
+    """What one upsert did: rows new, changed (a newer ``updated_at`` or other content) and unchanged."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class CollectionStatus:
+    """One collection in the store: rows, the time range they cover and the last successful sync."""
+
+    rows: int
+    oldest: datetime | None
+    newest: datetime | None
+    last_sync: datetime | None
+    complete: bool
+
+
+@dataclass
+class StoreStatus:
+    """The store at a glance (``whoopkit status``)."""
+
+    location: str
+    size_bytes: int | None
+    user_id: int | None
+    collections: dict[str, CollectionStatus] = field(default_factory=dict)
+    recovered_from: str | None = None
+
+
+@dataclass
+class SyncState:
+    """A collection's sync checkpoint: merged fetched intervals ``[lo, hi)`` in epoch ms."""
+
+    intervals: list[tuple[int, int]] = field(default_factory=list)
+    complete: bool = False
+    last_success_ms: int | None = None
+    last_attempt_ms: int | None = None
+    last_error: str | None = None
+
+    @property
+    def covered_to(self) -> int | None:
+        """The newest fetched point, or None when nothing was fetched."""
+        return max((hi for _, hi in self.intervals), default=None)
+
+    @property
+    def covered_from(self) -> int | None:
+        """The oldest fetched point, or None."""
+        return min((lo for lo, _ in self.intervals), default=None)
+
+    def add(self, lo: int, hi: int) -> None:
+        """Mark ``[lo, hi)`` as fetched, merging touching intervals."""
+        if hi <= lo:
+            return
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted([*self.intervals, (lo, hi)]):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        self.intervals = merged
+
+    def gaps(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """The parts of ``[lo, hi)`` not fetched yet, newest first."""
+        out: list[tuple[int, int]] = []
+        cursor = lo
+        for a, b in sorted(self.intervals):
+            if b <= cursor:
+                continue
+            if a >= hi:
+                break
+            if a > cursor:
+                out.append((cursor, min(a, hi)))
+            cursor = max(cursor, b)
+            if cursor >= hi:
+                break
+        if cursor < hi:
+            out.append((cursor, hi))
+        out.reverse()
+        return out
+
+
+def _columns(kind: Collection, record: Any) -> dict[str, Any]:
+    """The typed columns of one record (the raw JSON goes beside them)."""
+    base: dict[str, Any] = {
+        "score_state": str(record.score_state),
+        "created_ms": to_ms(record.created_at),
+        "updated_ms": to_ms(record.updated_at),
+    }
+    score = record.score
+    if kind == "cycles":
+        base.update(
+            id=record.id,
+            start_ms=to_ms(record.start),
+            end_ms=to_ms(record.end) if record.end else None,
+            timezone_offset=record.timezone_offset,
+            strain=score.strain if score else None,
+            kilojoule=score.kilojoule if score else None,
+            average_heart_rate=score.average_heart_rate if score else None,
+            max_heart_rate=score.max_heart_rate if score else None,
+        )
+    elif kind == "recoveries":
+        base.update(
+            cycle_id=record.cycle_id,
+            sleep_id=str(record.sleep_id),
+            recovery_score=score.recovery_score if score else None,
+            resting_heart_rate=score.resting_heart_rate if score else None,
+            hrv_rmssd_milli=score.hrv_rmssd_milli if score else None,
+            spo2_percentage=score.spo2_percentage if score else None,
+            skin_temp_celsius=score.skin_temp_celsius if score else None,
+        )
+    elif kind == "sleeps":
+        base.update(
+            id=str(record.id),
+            cycle_id=record.cycle_id,
+            nap=bool(record.nap),
+            start_ms=to_ms(record.start),
+            end_ms=to_ms(record.end),
+            timezone_offset=record.timezone_offset,
+            sleep_performance_percentage=score.sleep_performance_percentage if score else None,
+            asleep_milli=score.stage_summary.asleep_milli if score else None,
+            respiratory_rate=score.respiratory_rate if score else None,
+        )
+    else:
+        base.update(
+            id=str(record.id),
+            sport_name=record.sport_name,
+            start_ms=to_ms(record.start),
+            end_ms=to_ms(record.end),
+            timezone_offset=record.timezone_offset,
+            strain=score.strain if score else None,
+            average_heart_rate=score.average_heart_rate if score else None,
+            max_heart_rate=score.max_heart_rate if score else None,
+            kilojoule=score.kilojoule if score else None,
+            distance_meter=score.distance_meter if score else None,
+        )
+    return base
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Store:
+    """The history of one or more WHOOP users; every method is synchronous and thread-safe.
+
+    Call from async code through a worker thread for writes (``anyio.to_thread.run_sync``); reads
+    are small indexed queries.
+    """
+
+    def __init__(self, engine: Engine, *, location: str, recovered_from: str | None = None) -> None:
+        """Wrap an engine whose schema is current (use :meth:`open`)."""
+        self.engine = engine
+        self.location = location
+        self.recovered_from = recovered_from
+        self._write_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating or migrating) the store at ``url``.
+
+        A SQLite file that is not a readable database is moved aside (``*.corrupt-<time>``) and a new
+        one is created; the next sync rebuilds it from WHOOP.
+
+        Raises:
+            StoreError: the schema is newer than this code, or the database cannot be opened.
+        """
+        path = _sqlite_path(url)
+        location = str(path) if path is not None else _redacted(url)
+        recovered: str | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            problem = _sqlite_problem(path)
+            if problem is not None:
+                recovered = _move_aside(path)
+                logger.warning(
+                    "the history database %s was unreadable (%s); moved it to %s and starting afresh",
+                    path,
+                    problem,
+                    recovered,
+                )
+        engine = _engine(url)
+        try:
+            _migrate(engine, location)
+        except StoreError:
+            engine.dispose()
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            raise StoreError(
+                f"The history database {location} cannot be opened ({type(exc).__name__}: "
+                f"{_first_line(exc)}).",
+                location=location,
+            ) from None
+        if path is not None and path.exists():
+            os.chmod(path, 0o600)
+        return cls(engine, location=location, recovered_from=recovered)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # One writer per process at a time keeps SQLite from ever needing the busy timeout within a
+        # process; across processes WAL's busy timeout takes over.
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------ checks
+
+    def schema_revision(self) -> str | None:
+        """The database's Alembic revision."""
+        with self.engine.connect() as conn:
+            return _current_revision(conn)
+
+    @staticmethod
+    def head_revision() -> str:
+        """The newest revision this code knows."""
+        return HEAD_REVISION
+
+    def integrity_check(self) -> str | None:
+        """None when the database is sound, else what is wrong (SQLite's ``PRAGMA integrity_check``)."""
+        if not _is_sqlite(str(self.engine.url)):
+            return None
+        with self.engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check")).fetchall()]
+        return None if rows == ["ok"] else "; ".join(rows[:5])
+
+    # ------------------------------------------------------------------ records
+
+    def upsert(self, user_id: int, kind: Collection, records: Sequence[Any], synced: datetime) -> Upserted:
+        """Insert or replace records by id; a stored row with a newer ``updated_at`` is kept."""
+        out = Upserted()
+        if not records:
+            return out
+        table = TABLES[kind]
+        key = _KEY[kind]
+        synced_ms = to_ms(synced)
+        rows: dict[Any, dict[str, Any]] = {}
+        for record in records:
+            row = _columns(kind, record)
+            row["user_id"] = user_id
+            row["raw"] = record.model_dump_json(by_alias=True, exclude_unset=True)
+            row["synced_ms"] = synced_ms
+            previous = rows.get(row[key])
+            if previous is None or previous["updated_ms"] <= row["updated_ms"]:
+                rows[row[key]] = row
+        with self._write() as conn:
+            if kind == "recoveries":
+                self._resolve_recovery_starts(conn, user_id, list(rows.values()))
+            existing = {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(
+                    select(table.c[key], table.c.updated_ms, table.c.raw).where(
+                        table.c.user_id == user_id, table.c[key].in_(list(rows))
+                    )
+                )
+            }
+            for ident, row in rows.items():
+                old = existing.get(ident)
+                if old is None:
+                    conn.execute(table.insert().values(**row))
+                    out.new += 1
+                elif row["updated_ms"] > old[0] or (row["updated_ms"] == old[0] and row["raw"] != old[1]):
+                    conn.execute(
+                        update(table)
+                        .where(
+                            table.c.user_id == user_id,
+                            table.c[key] == ident,
+                            # Another process may have written a newer copy since the select.
+                            table.c.updated_ms <= row["updated_ms"],
+                        )
+                        .values(**row)
+                    )
+                    out.updated += 1
+                else:
+                    out.unchanged += 1
+        return out
+
+    def _resolve_recovery_starts(self, conn: Connection, user_id: int, rows: list[dict[str, Any]]) -> None:
+        sleeps, cycles = schema.sleeps, schema.cycles
+        sleep_ids = [r["sleep_id"] for r in rows]
+        cycle_ids = [r["cycle_id"] for r in rows]
+        sleep_start = dict(
+            conn.execute(
+                select(sleeps.c.id, sleeps.c.start_ms).where(
+                    sleeps.c.user_id == user_id, sleeps.c.id.in_(sleep_ids)
+                )
+            ).all()
+        )
+        cycle_start = dict(
+            conn.execute(
+                select(cycles.c.id, cycles.c.start_ms).where(
+                    cycles.c.user_id == user_id, cycles.c.id.in_(cycle_ids)
+                )
+            ).all()
+        )
+        for row in rows:
+            # The sleep's start is what WHOOP filters on; the cycle starts at the same sleep onset;
+            # failing both, the recovery was made the morning after it, within a query's slack.
+            row["start_ms"] = (
+                sleep_start.get(row["sleep_id"]) or cycle_start.get(row["cycle_id"]) or row["created_ms"]
+            )
+
+    def fix_recovery_starts(self, user_id: int) -> int:
+        """Re-resolve recoveries' start times from their sleeps (stored after them); returns rows fixed."""
+        rec, sleeps = schema.recoveries, schema.sleeps
+        start = (
+            select(sleeps.c.start_ms)
+            .where(sleeps.c.user_id == rec.c.user_id, sleeps.c.id == rec.c.sleep_id)
+            .scalar_subquery()
+        )
+        with self._write() as conn:
+            result = conn.execute(
+                update(rec)
+                .where(rec.c.user_id == user_id, start.is_not(None), rec.c.start_ms != start)
+                .values(start_ms=start)
+            )
+        return int(result.rowcount or 0)
+
+    def delete_missing(self, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]) -> int:
+        """Delete stored records starting in ``[lo, hi)`` that WHOOP no longer lists; returns how many.
+
+        A deleted sleep takes its recovery with it, as on WHOOP. A recovery is only judged by a window
+        once its sleep is stored, since until then its start time is an estimate.
+        """
+        table = TABLES[kind]
+        key = table.c[_KEY[kind]]
+        keep = {str(s) if kind in ("sleeps", "workouts") else s for s in seen}
+        where = and_(table.c.user_id == user_id, table.c.start_ms >= lo, table.c.start_ms < hi)
+        query = select(key).where(where)
+        if kind == "recoveries":
+            sleeps = schema.sleeps
+            query = query.where(
+                select(sleeps.c.id)
+                .where(sleeps.c.user_id == user_id, sleeps.c.id == table.c.sleep_id)
+                .exists()
+            )
+        with self._write() as conn:
+            doomed = [r[0] for r in conn.execute(query) if r[0] not in keep]
+            if not doomed:
+                return 0
+            conn.execute(delete(table).where(table.c.user_id == user_id, key.in_(doomed)))
+            if kind == "sleeps":
+                rec = schema.recoveries
+                conn.execute(delete(rec).where(rec.c.user_id == user_id, rec.c.sleep_id.in_(doomed)))
+        logger.info("removed %d %s that WHOOP no longer lists", len(doomed), kind)
+        return len(doomed)
+
+    def records(self, user_id: int, kind: Collection, lo: datetime, hi: datetime) -> list[Any]:
+        """Records starting in ``[lo, hi)``, newest first, as v2 models."""
+        table = TABLES[kind]
+        query = (
+            select(table.c.raw)
+            .where(table.c.user_id == user_id, table.c.start_ms >= to_ms(lo), table.c.start_ms < to_ms(hi))
+            .order_by(table.c.start_ms.desc())
+        )
+        model = MODELS[kind]
+        with self.engine.connect() as conn:
+            return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
+
+    def latest(self, user_id: int, kind: Collection, limit: int) -> list[Any]:
+        """The newest ``limit`` records, newest first."""
+        table = TABLES[kind]
+        query = (
+            select(table.c.raw)
+            .where(table.c.user_id == user_id)
+            .order_by(table.c.start_ms.desc())
+            .limit(limit)
+        )
+        model = MODELS[kind]
+        with self.engine.connect() as conn:
+            return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
+
+    def raw_records(
+        self, user_id: int, kind: Collection, lo: datetime | None, hi: datetime | None
+    ) -> list[dict[str, Any]]:
+        """WHOOP's JSON of records starting in ``[lo, hi)`` (open ends allowed), oldest first."""
+        table = TABLES[kind]
+        query = select(table.c.raw).where(table.c.user_id == user_id)
+        if lo is not None:
+            query = query.where(table.c.start_ms >= to_ms(lo))
+        if hi is not None:
+            query = query.where(table.c.start_ms < to_ms(hi))
+        with self.engine.connect() as conn:
+            return [json.loads(raw) for (raw,) in conn.execute(query.order_by(table.c.start_ms))]
+
+    def oldest_pending(self, user_id: int, kind: Collection, since_ms: int) -> int | None:
+        """The start of the oldest record since ``since_ms`` that WHOOP has not scored yet."""
+        table = TABLES[kind]
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.min(table.c.start_ms)).where(
+                    table.c.user_id == user_id,
+                    table.c.score_state == "PENDING_SCORE",
+                    table.c.start_ms >= since_ms,
+                )
+            ).scalar()
+        return None if value is None else int(value)
+
+    def density(self, user_id: int, kind: Collection, lo: int, hi: int) -> float | None:
+        """Records per day in ``[lo, hi)``, or None when that span holds too few to tell."""
+        table = TABLES[kind]
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(
+                    table.c.user_id == user_id, table.c.start_ms >= lo, table.c.start_ms < hi
+                )
+            ).scalar_one()
+        days = (hi - lo) / 86_400_000
+        return count / days if count >= 10 and days >= 7 else None
+
+    def has_records(self, user_id: int, kinds: Sequence[Collection]) -> bool:
+        """Whether any of ``kinds`` holds a row for the user."""
+        with self.engine.connect() as conn:
+            for kind in kinds:
+                table = TABLES[kind]
+                if conn.execute(select(table.c.user_id).where(table.c.user_id == user_id).limit(1)).first():
+                    return True
+        return False
+
+    def latest_offset(self, user_id: int) -> timedelta | None:
+        """The timezone offset of the user's newest stored cycle."""
+        table = schema.cycles
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(table.c.timezone_offset)
+                .where(table.c.user_id == user_id)
+                .order_by(table.c.start_ms.desc())
+                .limit(1)
+            ).scalar()
+        return _parse_offset(value) if value else None
+
+    # ------------------------------------------------------------------ profile, body, users
+
+    def save_profile(self, profile: UserBasicProfile, synced: datetime) -> None:
+        """Store the profile and remember its user as this store's local user."""
+        row = {
+            "user_id": profile.user_id,
+            "email": profile.email,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "raw": profile.model_dump_json(),
+            "synced_ms": to_ms(synced),
+        }
+        with self._write() as conn:
+            _replace(conn, schema.profiles, {"user_id": profile.user_id}, row)
+            _replace(
+                conn,
+                schema.meta,
+                {"key": "local_user_id"},
+                {"key": "local_user_id", "value": str(profile.user_id)},
+            )
+
+    def save_body(self, user_id: int, body: UserBodyMeasurement | None, synced: datetime) -> None:
+        """Store body measurements (None: the member has none; the sync time is still recorded)."""
+        with self._write() as conn:
+            if body is None:
+                conn.execute(
+                    delete(schema.body_measurements).where(schema.body_measurements.c.user_id == user_id)
+                )
+                _replace(
+                    conn,
+                    schema.meta,
+                    {"key": f"body_synced:{user_id}"},
+                    {"key": f"body_synced:{user_id}", "value": str(to_ms(synced))},
+                )
+                return
+            row = {
+                "user_id": user_id,
+                "height_meter": body.height_meter,
+                "weight_kilogram": body.weight_kilogram,
+                "max_heart_rate": body.max_heart_rate,
+                "raw": body.model_dump_json(),
+                "synced_ms": to_ms(synced),
+            }
+            _replace(conn, schema.body_measurements, {"user_id": user_id}, row)
+            _replace(
+                conn,
+                schema.meta,
+                {"key": f"body_synced:{user_id}"},
+                {"key": f"body_synced:{user_id}", "value": str(to_ms(synced))},
+            )
+
+    def profile(self, user_id: int) -> UserBasicProfile | None:
+        """The stored profile."""
+        table = schema.profiles
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(table.c.raw).where(table.c.user_id == user_id)).scalar()
+        return None if raw is None else UserBasicProfile.model_validate_json(raw)
+
+    def body(self, user_id: int) -> UserBodyMeasurement | None:
+        """The stored body measurements."""
+        table = schema.body_measurements
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(table.c.raw).where(table.c.user_id == user_id)).scalar()
+        return None if raw is None else UserBodyMeasurement.model_validate_json(raw)
+
+    def meta_synced(self, user_id: int, what: str) -> datetime | None:
+        """When the profile (``what="profile"``) or body measurements were last fetched."""
+        with self.engine.connect() as conn:
+            if what == "profile":
+                table = schema.profiles
+                value = conn.execute(select(table.c.synced_ms).where(table.c.user_id == user_id)).scalar()
+            else:
+                raw = conn.execute(
+                    select(schema.meta.c.value).where(schema.meta.c.key == f"body_synced:{user_id}")
+                ).scalar()
+                value = int(raw) if raw else None
+        return from_ms(value)
+
+    def local_user_id(self) -> int | None:
+        """The WHOOP user this local store belongs to (the last one who synced), if known."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == "local_user_id")
+            ).scalar()
+        return int(value) if value else None
+
+    def delete_user(self, user_id: int) -> None:
+        """Remove every row of one user: records, profile, body, sync state."""
+        with self._write() as conn:
+            for table in (*TABLES.values(), schema.profiles, schema.body_measurements, schema.sync_state):
+                conn.execute(delete(table).where(table.c.user_id == user_id))
+            conn.execute(delete(schema.meta).where(schema.meta.c.key == f"body_synced:{user_id}"))
+            conn.execute(
+                delete(schema.meta).where(
+                    schema.meta.c.key == "local_user_id", schema.meta.c.value == str(user_id)
+                )
+            )
+
+    # ------------------------------------------------------------------ sync state
+
+    def sync_state(self, user_id: int, kind: Collection) -> SyncState:
+        """The collection's checkpoint (empty when never synced)."""
+        table = schema.sync_state
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(table).where(table.c.user_id == user_id, table.c.collection == kind))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return SyncState()
+        return SyncState(
+            intervals=[(int(a), int(b)) for a, b in json.loads(row["intervals"])],
+            complete=bool(row["complete"]),
+            last_success_ms=row["last_success_ms"],
+            last_attempt_ms=row["last_attempt_ms"],
+            last_error=row["last_error"],
+        )
+
+    def save_sync_state(self, user_id: int, kind: Collection, state: SyncState) -> None:
+        """Write the collection's checkpoint."""
+        row = {
+            "user_id": user_id,
+            "collection": kind,
+            "intervals": json.dumps(state.intervals),
+            "complete": state.complete,
+            "last_success_ms": state.last_success_ms,
+            "last_attempt_ms": state.last_attempt_ms,
+            "last_error": state.last_error,
+        }
+        with self._write() as conn:
+            _replace(conn, schema.sync_state, {"user_id": user_id, "collection": kind}, row)
+
+    def last_synced(self, user_id: int, kind: Collection) -> datetime | None:
+        """When the collection was last brought up to date."""
+        return from_ms(self.sync_state(user_id, kind).last_success_ms)
+
+    # ------------------------------------------------------------------ status
+
+    def status(self, user_id: int | None) -> StoreStatus:
+        """Rows, covered range and last sync per collection, plus the file's size."""
+        path = _sqlite_path(str(self.engine.url))
+        size = None
+        if path is not None:
+            size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+        out = StoreStatus(
+            location=self.location, size_bytes=size, user_id=user_id, recovered_from=self.recovered_from
+        )
+        for kind in COLLECTIONS:
+            table = TABLES[kind]
+            if user_id is None:
+                out.collections[kind] = CollectionStatus(0, None, None, None, False)
+                continue
+            with self.engine.connect() as conn:
+                count, oldest, newest = conn.execute(
+                    select(func.count(), func.min(table.c.start_ms), func.max(table.c.start_ms)).where(
+                        table.c.user_id == user_id
+                    )
+                ).one()
+            state = self.sync_state(user_id, kind)
+            out.collections[kind] = CollectionStatus(
+                rows=int(count),
+                oldest=from_ms(oldest),
+                newest=from_ms(newest),
+                last_sync=from_ms(state.last_success_ms),
+                complete=state.complete,
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _replace(conn: Connection, table: Table, key: dict[str, Any], row: dict[str, Any]) -> None:
+    where = [table.c[k] == v for k, v in key.items()]
+    if conn.execute(update(table).where(*where).values(**row)).rowcount == 0:
+        conn.execute(table.insert().values(**row))
+
+
+def _parse_offset(value: str) -> timedelta | None:
+    sign = -1 if value.startswith("-") else 1
+    try:
+        hours, minutes = value.lstrip("+-").split(":")
+        return sign * timedelta(hours=int(hours), minutes=int(minutes))
+    except ValueError:
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
+def _engine(url: str) -> Engine:
+    if not _is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True)
+    # NullPool: a connection per use is cheap in SQLite, and nothing stays open across a fork or
+    # holds the file after close().
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _sqlite_problem(path: Path) -> str | None:
+    """Why the file at ``path`` is not a usable SQLite database, or None (also None when absent)."""
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return "it is a directory"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            row = conn.execute("PRAGMA quick_check").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if row is None or row[0] != "ok":
+        return f"quick_check said {row[0] if row else 'nothing'}"
+    return None
+
+
+def _move_aside(path: Path) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, Path(f"{target}{suffix}"))
+    return str(target)
+
+
+def _current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _migrate(engine: Engine, location: str) -> None:
+    """Bring the schema to ``HEAD_REVISION``; Alembic is only imported when there is work to do.
+
+    Raises:
+        StoreError: the database carries a revision this code does not know (a newer whoopkit).
+    """
+    with engine.connect() as conn:
+        current = _current_revision(conn)
+    if current == HEAD_REVISION:
+        return
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        advice = "update whoopkit, or point WHOOP_DATABASE_URL at another database"
+        raise StoreError(
+            f"The history database {location} was written by a newer whoopkit (schema revision "
+            f"{current}; this version knows up to {HEAD_REVISION}): {advice}.",
+            location=location,
+        )
+    from alembic import command
+
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    logger.info("history database %s migrated from %s to %s", location, current or "empty", HEAD_REVISION)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (the busy timeout ran out)."""
+    return isinstance(exc, DBAPIError) and "locked" in str(exc.orig).lower()

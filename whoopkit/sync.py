@@ -1,0 +1,508 @@
+"""Sync WHOOP collections into the store: incremental, idempotent and resumable.
+
+Design notes (the WHY):
+
+* WHOOP filters ``start``/``end`` on when a record happened and has no modified-since filter, while
+  records are re-scored and deleted after delivery. So every refresh re-lists a trailing window by
+  occurrence time (at least ``TRAILING_DAYS``, and back to the oldest record still PENDING_SCORE),
+  upserts by id (a newer ``updated_at`` wins) and deletes what vanished inside each fully listed
+  window. Re-deliveries can never double-count, and re-scores always land.
+* What has been fetched is kept per collection as merged intervals in ``sync_state``; that is the
+  checkpoint. A window is committed (records, deletions, interval) before the next batch starts, so a
+  ``kill -9`` loses at most the batch in flight, and the next sync fetches only the gaps.
+* Windows are sized from the data's density (learned from the store or from the first page) to fill
+  about ``FILL`` of a 25-record page: a year costs close to the minimum number of pages, and the
+  windows of a batch go out in parallel, newest first, so recent days are usable at once.
+* One sync per collection at a time across processes: an inter-process file lock per collection
+  (plus an asyncio lock within the process). A waiting process re-reads the state under the lock and
+  skips work that the other process just did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import filelock
+
+from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
+from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
+from whoopkit.models import Page
+from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, to_ms
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+TRAILING_DAYS = 7
+PENDING_LOOKBACK_DAYS = 30
+FILL = 21  # records a window aims for, of a page of 25: room for the data's day-to-day variance
+BATCH = 8  # windows of one collection in flight at once
+DEFAULT_DENSITY: dict[Collection, float] = {"cycles": 1.0, "recoveries": 1.0, "sleeps": 1.2, "workouts": 1.2}
+LOCK_TIMEOUT = 60.0
+MAX_RATE_PAUSES = 20
+
+ProgressFn = Callable[["SyncProgress"], None]
+
+
+@dataclass
+class SyncProgress:
+    """Progress of one collection: pages ``done`` of ``total`` (None while unknown), records seen."""
+
+    collection: str
+    done: int
+    total: int | None
+    records: int
+
+
+@dataclass
+class CollectionReport:
+    """What a sync did to one collection."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    requests: int = 0
+    records: int = 0
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, per collection and in total."""
+
+    collections: dict[str, CollectionReport] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        """Upstream page requests, all collections."""
+        return sum(c.requests for c in self.collections.values())
+
+    @property
+    def new(self) -> int:
+        """Records stored for the first time."""
+        return sum(c.new for c in self.collections.values())
+
+    @property
+    def updated(self) -> int:
+        """Records replaced by a newer copy (re-scored, or scored after PENDING_SCORE)."""
+        return sum(c.updated for c in self.collections.values())
+
+    @property
+    def deleted(self) -> int:
+        """Records removed because WHOOP no longer lists them."""
+        return sum(c.deleted for c in self.collections.values())
+
+
+@dataclass
+class _Run:
+    """One collection's sync in progress: its report and progress callback."""
+
+    kind: Collection
+    report: CollectionReport
+    progress: ProgressFn | None
+    total: int | None = None
+    done: int = 0
+
+    def page_done(self, records: int) -> None:
+        self.done += 1
+        self.report.requests += 1
+        self.report.records += records
+        if self.progress is not None:
+            total = None if self.total is None else max(self.total, self.done)
+            self.progress(SyncProgress(self.kind, self.done, total, self.report.records))
+
+
+def _window_plan(lo: int, hi: int, density: float) -> list[tuple[int, int]]:
+    """``[lo, hi)`` cut into windows of about ``FILL`` records each, newest first."""
+    span = max(DAY_MS / 24, FILL / max(density, 0.01) * DAY_MS)
+    windows: list[tuple[int, int]] = []
+    upper = hi
+    while upper > lo:
+        lower = max(lo, int(upper - span))
+        # Fold a sliver into the last window rather than spending a request on it.
+        if lower - lo < span / 4:
+            lower = lo
+        windows.append((lower, upper))
+        upper = lower
+    return windows
+
+
+class Syncer:
+    """Brings store collections up to date from one ``WhoopClient``."""
+
+    def __init__(
+        self,
+        client: WhoopClient,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lock_dir: Path | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        trailing_days: int = TRAILING_DAYS,
+    ) -> None:
+        """Sync through ``client`` into ``store``; ``lock_dir`` holds the inter-process locks."""
+        self.client = client
+        self.store = store
+        self._clock = clock
+        self._lock_dir = lock_dir
+        self._sleep = sleep
+        self.trailing_ms = trailing_days * DAY_MS
+        self._locks: dict[Collection, asyncio.Lock] = {}
+
+    def _now_ms(self) -> int:
+        return to_ms(self._clock())
+
+    # ------------------------------------------------------------------ locking
+
+    def _file_lock(self, kind: Collection) -> filelock.BaseFileLock | None:
+        if self._lock_dir is None:
+            return None
+        self._lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # thread_local=False: acquired in one worker thread, released in another.
+        return filelock.FileLock(str(self._lock_dir / f"sync-{kind}.lock"), thread_local=False)
+
+    async def _locked(self, kind: Collection, wait: float, work: Callable[[], Awaitable[None]]) -> None:
+        lock = self._locks.setdefault(kind, asyncio.Lock())
+        async with lock:
+            flock = self._file_lock(kind)
+            if flock is None:
+                await work()
+                return
+            try:
+                await anyio.to_thread.run_sync(lambda: flock.acquire(timeout=wait))
+            except filelock.Timeout:
+                raise SyncBusyError(
+                    f"Another whoopkit process is syncing {kind} and did not finish within {wait:.0f} s; "
+                    "try again in a moment.",
+                    location=str(self._lock_dir),
+                ) from None
+            try:
+                await work()
+            finally:
+                flock.release()
+
+    # ------------------------------------------------------------------ pages
+
+    async def _page(
+        self,
+        kind: Collection,
+        lo: int | None,
+        hi: int | None,
+        next_token: str | None,
+        limit: int = MAX_PAGE_SIZE,
+    ) -> tuple[list[Any], str | None]:
+        start = datetime.fromtimestamp(lo / 1000, UTC) if lo is not None else None
+        end = datetime.fromtimestamp(hi / 1000, UTC) if hi is not None else None
+        page: Page[Any]
+        if kind == "cycles":
+            page = await self.client.list_cycles(start=start, end=end, limit=limit, next_token=next_token)
+        elif kind == "recoveries":
+            page = await self.client.list_recoveries(start=start, end=end, limit=limit, next_token=next_token)
+        elif kind == "sleeps":
+            page = await self.client.list_sleeps(start=start, end=end, limit=limit, next_token=next_token)
+        else:
+            page = await self.client.list_workouts(start=start, end=end, limit=limit, next_token=next_token)
+        return list(page.records), page.next_token
+
+    async def _window(self, run: _Run, lo: int, hi: int) -> list[Any]:
+        """Every record starting in ``[lo, hi)``, following ``next_token`` when a window overflows."""
+        records: list[Any] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page, token = await self._page(run.kind, lo, hi, token)
+            run.page_done(len(page))
+            records.extend(page)
+            if not token or not page:
+                return records
+            if token in seen:
+                logger.warning("WHOOP repeated a next_token for %s; stopping this window", run.kind)
+                return records
+            seen.add(token)
+
+    def _commit(
+        self, user_id: int, run: _Run, lo: int, hi: int, records: Sequence[Any], *, head: bool
+    ) -> None:
+        """Store one fully listed window: upsert, delete what vanished, mark the interval fetched."""
+        now = self._clock()
+        done = self.store.upsert(user_id, run.kind, records, now)
+        run.report.new += done.new
+        run.report.updated += done.updated
+        run.report.unchanged += done.unchanged
+        key = "cycle_id" if run.kind == "recoveries" else "id"
+        run.report.deleted += self.store.delete_missing(
+            user_id, run.kind, lo, hi, [getattr(r, key) for r in records]
+        )
+        state = self.store.sync_state(user_id, run.kind)
+        state.add(lo, hi)
+        state.last_attempt_ms = to_ms(now)
+        if head:
+            state.last_success_ms = to_ms(now)
+            state.last_error = None
+        self.store.save_sync_state(user_id, run.kind, state)
+
+    async def _fetch_windows(
+        self, user_id: int, run: _Run, windows: Sequence[tuple[int, int]], *, head_hi: int | None
+    ) -> list[int]:
+        """Fetch windows (newest first) in batches, committing each batch; record counts per window."""
+        counts: list[int] = []
+        for first in range(0, len(windows), BATCH):
+            batch = list(windows[first : first + BATCH])
+
+            async def fetch(batch: list[tuple[int, int]] = batch) -> list[list[Any]]:
+                return list(await asyncio.gather(*(self._window(run, lo, hi) for lo, hi in batch)))
+
+            results: list[list[Any]] = await self._paused(fetch)
+            for (lo, hi), records in zip(batch, results, strict=True):
+                head = head_hi is not None and hi >= head_hi
+
+                def commit(
+                    lo: int = lo, hi: int = hi, records: list[Any] = records, head: bool = head
+                ) -> None:
+                    self._commit(user_id, run, lo, hi, records, head=head)
+
+                await anyio.to_thread.run_sync(commit)
+                counts.append(len(records))
+        return counts
+
+    async def _paused(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``call``, pausing (never failing) when WHOOP's rate limit is hit."""
+        for _ in range(MAX_RATE_PAUSES):
+            try:
+                return await call()
+            except RateLimitedError as exc:
+                wait = min(max(exc.retry_after, 1.0), 120.0)
+                logger.info("rate limited; sync pauses %.0f s", wait)
+                await self._sleep(wait)
+        return await call()
+
+    def _density(self, user_id: int, kind: Collection, state: SyncState, now: int) -> float:
+        lo = max(state.covered_from or now, now - 90 * DAY_MS)
+        learned = self.store.density(user_id, kind, lo, now)
+        return learned if learned is not None else DEFAULT_DENSITY[kind]
+
+    # ------------------------------------------------------------------ on demand
+
+    async def ensure(
+        self, user_id: int, kinds: Sequence[Collection], lo: datetime, hi: datetime, fresh_seconds: float
+    ) -> None:
+        """Make ``[lo, hi)`` of each kind present, and the head fresh within ``fresh_seconds``.
+
+        Raises:
+            AuthError, WhoopUnavailableError, RateLimitedError, WhoopAPIError: WHOOP could not serve.
+            SyncBusyError: another process held the lock too long.
+        """
+        lo_ms, hi_ms = to_ms(lo), to_ms(hi)
+        await asyncio.gather(*(self._ensure_one(user_id, k, lo_ms, hi_ms, fresh_seconds) for k in kinds))
+
+    def _parts(
+        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float
+    ) -> list[tuple[int, int]]:
+        """What ``[lo, hi)`` needs fetched, newest first: its gaps, plus the re-listed head when stale."""
+        now = self._now_ms()
+        state = self.store.sync_state(user_id, kind)
+        hi = min(hi, now)
+        parts = state.gaps(lo, hi) if lo < hi else []
+        covered_to = state.covered_to
+        touches_head = covered_to is None or hi >= covered_to - self.trailing_ms
+        fresh = state.last_success_ms is not None and now - state.last_success_ms < fresh_seconds * 1000
+        if touches_head and not fresh:
+            if covered_to is None:
+                head_lo = min(lo, now - self.trailing_ms)
+            else:
+                head_lo = min(covered_to, now) - self.trailing_ms
+                pending = self.store.oldest_pending(user_id, kind, now - PENDING_LOOKBACK_DAYS * DAY_MS)
+                if pending is not None:
+                    head_lo = min(head_lo, pending)
+            parts.append((head_lo, now))
+        return _merge(parts)
+
+    async def _ensure_one(
+        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float
+    ) -> None:
+        if not self._parts(user_id, kind, lo, hi, fresh_seconds):
+            return
+
+        async def work() -> None:
+            # Re-read under the lock: another process may have just done this.
+            parts = self._parts(user_id, kind, lo, hi, fresh_seconds)
+            run = _Run(kind, CollectionReport(), None)
+            now = self._now_ms()
+            density = self._density(user_id, kind, self.store.sync_state(user_id, kind), now)
+            windows = [w for a, b in parts for w in _window_plan(a, b, density)]
+            await self._fetch_windows(user_id, run, windows, head_hi=now)
+            if kind == "recoveries" or kind == "sleeps":
+                await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
+
+        await self._locked(kind, 5.0, work)
+
+    # ------------------------------------------------------------------ full sync
+
+    async def sync_all(
+        self, user_id: int, *, days: int | None = None, progress: ProgressFn | None = None
+    ) -> SyncReport:
+        """Refresh the head of every collection, then backfill: ``days`` back, or all of history.
+
+        Raises:
+            AuthError, WhoopUnavailableError, WhoopAPIError: WHOOP could not serve (work done so far is kept).
+            SyncBusyError: another process held a collection's lock too long.
+        """
+        started = time.perf_counter()
+        report = SyncReport(collections={k: CollectionReport() for k in COLLECTIONS})
+        await asyncio.gather(
+            *(self._sync_one(user_id, _Run(k, report.collections[k], progress), days) for k in COLLECTIONS),
+            self.refresh_profile(user_id, max_age=3600.0),
+        )
+        await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    async def _sync_one(self, user_id: int, run: _Run, days: int | None) -> None:
+        now = self._now_ms()
+        # A floor on a day boundary: a second sync the same day finds no sliver of new gap at the bottom.
+        floor = (now - days * DAY_MS) // DAY_MS * DAY_MS if days is not None else None
+
+        async def head() -> None:
+            if self.store.sync_state(user_id, run.kind).covered_to is None:
+                await self._first_page(user_id, run, floor, now)
+            else:
+                await self._head(user_id, run, now)
+
+        await self._locked(run.kind, LOCK_TIMEOUT, head)
+        # Each backfill step takes the lock on its own, so the other process's questions get a turn.
+        more = True
+        while more:
+            result: list[bool] = []
+
+            async def step(result: list[bool] = result) -> None:
+                result.append(await self._backfill_step(user_id, run, floor, now))
+
+            await self._locked(run.kind, LOCK_TIMEOUT, step)
+            more = result[0]
+
+    async def _first_page(self, user_id: int, run: _Run, floor: int | None, now: int) -> None:
+        """The newest page, unbounded below: usable at once, and it measures the data's density."""
+        records, token = await self._paused(lambda: self._page(run.kind, floor, now, None))
+        run.page_done(len(records))
+        if token is None or not records:
+            lo = floor if floor is not None else 0
+            await anyio.to_thread.run_sync(lambda: self._commit(user_id, run, lo, now, records, head=True))
+            if floor is None:
+                await anyio.to_thread.run_sync(self._mark_complete, user_id, run.kind)
+            return
+        oldest = min(_start_ms(r) for r in records)
+        # Everything from the oldest record on is in this page (ties at the boundary are re-listed).
+        await anyio.to_thread.run_sync(
+            lambda: self._commit(user_id, run, oldest + 1, now, records, head=True)
+        )
+
+    async def _head(self, user_id: int, run: _Run, now: int) -> None:
+        state = self.store.sync_state(user_id, run.kind)
+        parts = self._parts(user_id, run.kind, now, now, 0.0)
+        if not parts:
+            return
+        density = self._density(user_id, run.kind, state, now)
+        windows = [w for a, b in parts for w in _window_plan(a, b, density)]
+        run.total = len(windows)
+        await self._fetch_windows(user_id, run, windows, head_hi=now)
+
+    async def _backfill_step(self, user_id: int, run: _Run, floor: int | None, now: int) -> bool:
+        """Fetch one batch towards ``floor`` (None: the beginning of history); True while more remains."""
+        state = self.store.sync_state(user_id, run.kind)
+        density = self._density(user_id, run.kind, state, now)
+        if floor is not None or state.complete:
+            gaps = state.gaps(floor if floor is not None else 0, now)
+            windows = [w for a, b in gaps for w in _window_plan(a, b, density)]
+            run.total = run.done + len(windows)
+            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None)
+            return len(windows) > BATCH
+        oldest = state.covered_from if state.covered_from is not None else now
+        windows = [w for a, b in state.gaps(oldest, now) for w in _window_plan(a, b, density)]
+        if windows:
+            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None)
+            return True
+        # Going back into the unknown: one page ending at the oldest point fetched says whether older
+        # records exist at all (past any gap: a strap left in a drawer for months), and how dense.
+        records, token = await self._paused(lambda: self._page(run.kind, None, oldest, None))
+        run.page_done(len(records))
+        if not records:
+            await anyio.to_thread.run_sync(self._mark_complete, user_id, run.kind)
+            return False
+        lowest = min(_start_ms(r) for r in records)
+        bottom = 0 if token is None else lowest + 1
+
+        def commit() -> None:
+            self._commit(user_id, run, bottom, oldest, records, head=False)
+
+        await anyio.to_thread.run_sync(commit)
+        if token is None:
+            await anyio.to_thread.run_sync(self._mark_complete, user_id, run.kind)
+            return False
+        span_days = max((oldest - lowest) / DAY_MS, 1.0)
+        window_density = len(records) / span_days
+        edge = max(0, int(bottom - BATCH * FILL / window_density * DAY_MS))
+        await self._fetch_windows(user_id, run, _window_plan(edge, bottom, window_density), head_hi=None)
+        return True
+
+    def _mark_complete(self, user_id: int, kind: Collection) -> None:
+        state = self.store.sync_state(user_id, kind)
+        state.complete = True
+        lowest = state.covered_from
+        if lowest is not None:
+            state.add(0, lowest)
+        self.store.save_sync_state(user_id, kind, state)
+
+    # ------------------------------------------------------------------ profile and body
+
+    async def refresh_profile(self, user_id: int, *, max_age: float) -> None:
+        """Fetch the profile and body measurements when older than ``max_age`` seconds.
+
+        Raises:
+            AuthError, WhoopUnavailableError, RateLimitedError, WhoopAPIError: WHOOP could not serve.
+        """
+        now = self._clock()
+        synced = self.store.meta_synced(user_id, "profile")
+        body_synced = self.store.meta_synced(user_id, "body")
+        if (
+            synced is not None
+            and body_synced is not None
+            and (now - synced).total_seconds() < max_age
+            and (now - body_synced).total_seconds() < max_age
+        ):
+            return
+        profile, body = await asyncio.gather(self.client.get_profile(), self._body_or_none())
+        await anyio.to_thread.run_sync(self.store.save_profile, profile, now)
+        await anyio.to_thread.run_sync(self.store.save_body, profile.user_id, body, now)
+
+    async def _body_or_none(self) -> Any:
+        try:
+            return await self.client.get_body_measurement()
+        except NotFoundError:
+            return None
+
+
+def _start_ms(record: Any) -> int:
+    start = getattr(record, "start", None)
+    if start is None:
+        # Recoveries carry no start; their creation (the morning after the sleep) stands in.
+        start = record.created_at
+    return to_ms(start)
+
+
+def _merge(parts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(parts):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    merged.reverse()
+    return merged

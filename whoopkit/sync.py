@@ -251,27 +251,46 @@ class Syncer:
 
     async def _fetch_windows(
         self, user_id: int, run: _Run, windows: Sequence[tuple[int, int]], *, head_hi: int | None
-    ) -> list[int]:
-        """Fetch windows (newest first) in batches, committing each batch; record counts per window."""
-        counts: list[int] = []
+    ) -> None:
+        """Fetch windows (newest first) in parallel batches, committing every window that arrived.
+
+        A window that hits the rate limit is fetched again after a pause; any other failure is raised
+        once the rest of its batch has finished and been committed, so no task outlives the call.
+        """
         for first in range(0, len(windows), BATCH):
-            batch = list(windows[first : first + BATCH])
+            pending = list(windows[first : first + BATCH])
+            for _ in range(MAX_RATE_PAUSES + 1):
+                results = await asyncio.gather(
+                    *(self._window(run, lo, hi) for lo, hi in pending), return_exceptions=True
+                )
+                limited: list[tuple[int, int]] = []
+                pause = 0.0
+                failure: BaseException | None = None
+                for (lo, hi), result in zip(pending, results, strict=True):
+                    if isinstance(result, RateLimitedError):
+                        limited.append((lo, hi))
+                        pause = max(pause, result.retry_after)
+                    elif isinstance(result, BaseException):
+                        failure = failure or result
+                    else:
+                        head = head_hi is not None and hi >= head_hi
 
-            async def fetch(batch: list[tuple[int, int]] = batch) -> list[list[Any]]:
-                return list(await asyncio.gather(*(self._window(run, lo, hi) for lo, hi in batch)))
+                        def commit(
+                            lo: int = lo, hi: int = hi, got: list[Any] = result, head: bool = head
+                        ) -> None:
+                            self._commit(user_id, run, lo, hi, got, head=head)
 
-            results: list[list[Any]] = await self._paused(fetch)
-            for (lo, hi), records in zip(batch, results, strict=True):
-                head = head_hi is not None and hi >= head_hi
-
-                def commit(
-                    lo: int = lo, hi: int = hi, records: list[Any] = records, head: bool = head
-                ) -> None:
-                    self._commit(user_id, run, lo, hi, records, head=head)
-
-                await anyio.to_thread.run_sync(commit)
-                counts.append(len(records))
-        return counts
+                        await anyio.to_thread.run_sync(commit)
+                if failure is not None:
+                    raise failure
+                if not limited:
+                    break
+                wait = min(max(pause, 1.0), 120.0)
+                logger.info("rate limited; sync of %s pauses %.0f s", run.kind, wait)
+                await self._sleep(wait)
+                pending = limited
+            else:
+                raise RateLimitedError(pause)
 
     async def _paused(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``call``, pausing (never failing) when WHOOP's rate limit is hit."""
@@ -301,7 +320,12 @@ class Syncer:
             SyncBusyError: another process held the lock too long.
         """
         lo_ms, hi_ms = to_ms(lo), to_ms(hi)
-        await asyncio.gather(*(self._ensure_one(user_id, k, lo_ms, hi_ms, fresh_seconds) for k in kinds))
+        _raise_first(
+            await asyncio.gather(
+                *(self._ensure_one(user_id, k, lo_ms, hi_ms, fresh_seconds) for k in kinds),
+                return_exceptions=True,
+            )
+        )
 
     def _parts(
         self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float
@@ -357,9 +381,16 @@ class Syncer:
         """
         started = time.perf_counter()
         report = SyncReport(collections={k: CollectionReport() for k in COLLECTIONS})
-        await asyncio.gather(
-            *(self._sync_one(user_id, _Run(k, report.collections[k], progress), days) for k in COLLECTIONS),
-            self.refresh_profile(user_id, max_age=3600.0),
+        # Every collection runs to its end (keeping what it fetched) before a failure is raised.
+        _raise_first(
+            await asyncio.gather(
+                *(
+                    self._sync_one(user_id, _Run(k, report.collections[k], progress), days)
+                    for k in COLLECTIONS
+                ),
+                self.refresh_profile(user_id, max_age=3600.0),
+                return_exceptions=True,
+            )
         )
         await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
         report.seconds = time.perf_counter() - started
@@ -487,6 +518,12 @@ class Syncer:
             return await self.client.get_body_measurement()
         except NotFoundError:
             return None
+
+
+def _raise_first(results: Sequence[object]) -> None:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _start_ms(record: Any) -> int:

@@ -260,16 +260,23 @@ class Store:
         location = str(path) if path is not None else _redacted(url)
         recovered: str | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            problem = _sqlite_problem(path)
-            if problem is not None:
-                recovered = _move_aside(path)
-                logger.warning(
-                    "the history database %s was unreadable (%s); moved it to %s and starting afresh",
-                    path,
-                    problem,
-                    recovered,
-                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                problem = _sqlite_problem(path)
+                if problem is not None:
+                    recovered = _move_aside(path)
+                    logger.warning(
+                        "the history database %s was unreadable (%s); moved it to %s and starting afresh",
+                        path,
+                        problem,
+                        recovered,
+                    )
+            except OSError as exc:
+                raise StoreError(
+                    f"The history database {location} cannot be opened ({exc.strerror or exc}): check "
+                    "WHOOP_DATA_DIR and WHOOP_DATABASE_URL.",
+                    location=location,
+                ) from None
         engine = _engine(url)
         try:
             _migrate(engine, location)

@@ -15,6 +15,7 @@ import pytest
 
 from whoopkit import analytics as an
 from whoopkit.analytics import DaySummary
+from whoopkit.analytics.days import WEEKDAYS
 from whoopkit.models import (
     Cycle,
     CycleScore,
@@ -247,7 +248,7 @@ D0 = dt.date(2025, 3, 10)  # a Monday
 
 def row(day: dt.date, **values: Any) -> DaySummary:
     """A day row with only the given values (for trend/report tests that need no raw records)."""
-    return DaySummary(date=day, weekday=an._WEEKDAYS[day.weekday()], cycle_state="SCORED", **values)
+    return DaySummary(date=day, weekday=WEEKDAYS[day.weekday()], cycle_state="SCORED", **values)
 
 
 def series_days(metric_field: str, values: list[float], end: dt.date = D0) -> list[DaySummary]:
@@ -347,16 +348,14 @@ def test_a_sleep_starting_2330_at_minus_five_belongs_to_that_local_date_not_the_
     sleep = make_sleep(cycle, at(D0, "23:30"))
     assert sleep.start.date() == D0 + dt.timedelta(days=1)  # 04:30 UTC the next day
     assert an.local_date(sleep) == D0
-    assert list(an.group_by_local_date([sleep])) == [D0]
 
 
-def test_records_at_the_same_instant_are_grouped_by_their_own_offsets() -> None:
+def test_records_at_the_same_instant_take_the_local_dates_of_their_own_offsets() -> None:
     instant = dt.datetime(2025, 3, 10, 20, 0, tzinfo=dt.UTC)
     tokyo = make_workout(instant.astimezone(parse_offset("+09:00")), 30, offset="+09:00")
     la = make_workout(instant.astimezone(parse_offset("-08:00")), 30, offset="-08:00")
-    groups = an.group_by_local_date([tokyo, la])
-    assert groups == {dt.date(2025, 3, 11): [tokyo], dt.date(2025, 3, 10): [la]}
-    assert list(groups) == sorted(groups, reverse=True)
+    assert an.local_date(tokyo) == dt.date(2025, 3, 11)
+    assert an.local_date(la) == dt.date(2025, 3, 10)
 
 
 def test_a_cycle_starting_at_bedtime_is_the_row_of_the_day_woken_into_with_its_sleep_and_recovery() -> None:
@@ -371,7 +370,6 @@ def test_a_cycle_starting_at_bedtime_is_the_row_of_the_day_woken_into_with_its_s
     assert day.sleep_start_local == at(D0, "23:30")
     assert day.workout_count == 1
     assert an.recovery_date(recs.recoveries[0], recs.cycles) == day.date
-    assert an.join_recoveries(recs.cycles, recs.recoveries) == [(cycle, recs.recoveries[0])]
 
 
 def test_falling_asleep_after_midnight_keeps_the_same_day() -> None:
@@ -906,13 +904,3 @@ def test_the_fake_dataset_gives_sane_days_and_trends() -> None:
     ready = an.training_readiness(days[0], report)
     assert ready.level in ("push", "maintain", "recover")
     an.rule_based_insights(days[0], an.baselines(days), report)
-
-
-def test_overview_bundles_today_readiness_trends_week_and_insights() -> None:
-    days = healthy_days(35)
-    ov = an.overview(days, 14)
-    assert ov.today == days[-1] and ov.readiness is not None and ov.readiness.date == D0
-    assert ov.trends.window_days == 14 and ov.week.week_end == D0 and ov.baselines.as_of == D0
-    assert ov.insights == an.rule_based_insights(days[-1], an.baselines(days), an.compute_trends(days, 14))
-    empty = an.overview([])
-    assert empty.today is None and empty.readiness is None and "No WHOOP data" in empty.insights.summary

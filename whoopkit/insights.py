@@ -12,7 +12,6 @@ deterministic ``analytics.rule_based_insights`` plus a notice saying how to enab
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -311,11 +310,6 @@ async def generate_insights(
     finally:
         if own_client:
             await client.close()  # type: ignore[no-untyped-call]  # ollama leaves close() unannotated
-
-
-def schema_json() -> str:
-    """The JSON schema the model must follow (for docs and debugging)."""
-    return json.dumps(Insights.model_json_schema(), indent=2)
 
 
 __all__ = [

@@ -93,3 +93,25 @@ def test_the_cli_reports_a_port_in_use_without_a_traceback() -> None:
     assert done.returncode == 1
     assert b"Cannot listen" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_cli_serves_the_requested_days_of_history_with_the_requested_latency() -> None:
+    with (
+        running_fake_whoop("--days", "365", "--latency-ms", "5") as fake,
+        httpx.Client(base_url=fake.url, timeout=10) as http,
+    ):
+        assert http.get("/_fake/faults").json()["latency_ms"] == 5.0
+        token = http.post("/_fake/token", json={}).json()["access_token"]
+        answer = http.get("/developer/v2/cycle", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        assert fake.stats()["records"]["cycle"]["total"] == 365
+
+
+def test_the_cli_refuses_zero_days_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from whoopkit.fake_whoop.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--port", "0", "--days", "0"])
+    assert exit_info.value.code == 2
+    assert "--days must be at least 1" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def rows(home: Path) -> dict[str, list[tuple[str, str]]]:
             key = "cycle_id" if table == "recoveries" else "id"
             out[table] = sorted(
                 (str(k), raw)
-                for k, raw in conn.execute(f"SELECT {key}, raw FROM {table}")  # noqa: S608
+                for k, raw in conn.execute(f"SELECT {key}, raw FROM {table}")
             )
         return out
 
@@ -75,7 +75,7 @@ def rows(home: Path) -> dict[str, list[tuple[str, str]]]:
 def count_rows(home: Path) -> int:
     try:
         with sqlite3.connect(f"file:{home / 'data' / 'whoop.db'}?mode=ro", uri=True, timeout=5) as conn:
-            return sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES)  # noqa: S608
+            return sum(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES)
     except sqlite3.Error:
         return 0
 

@@ -6,6 +6,7 @@ it pulls in Starlette and anyio only (never FastAPI, Jinja2 or Ollama).
 
 from whoopkit.fake_whoop.app import ALL_SCOPES, FakeWhoop, Faults, Stats, create_fake_whoop
 from whoopkit.fake_whoop.data import FakeDataset, generate_dataset
+from whoopkit.fake_whoop.mutations import UnknownRecordError
 
 __all__ = [
     "ALL_SCOPES",
@@ -13,6 +14,7 @@ __all__ = [
     "FakeWhoop",
     "Faults",
     "Stats",
+    "UnknownRecordError",
     "create_fake_whoop",
     "generate_dataset",
 ]

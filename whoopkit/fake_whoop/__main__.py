@@ -1,5 +1,8 @@
 """Run the fake WHOOP on a port: ``python -m whoopkit.fake_whoop --port 8765 [--auto-approve]``.
 
+``--days N`` sets how much history it serves (e.g. 365) and ``--latency-ms N`` adds that much delay
+to every API and token request (the benchmarks use 300).
+
 ``--port 0`` picks a free port; the one line logged to stderr at start-up names the actual URL
 (``Simulated WHOOP (demo) listening on http://127.0.0.1:PORT``), and the socket already accepts
 connections when that line appears, so another process can wait for it instead of polling.
@@ -37,16 +40,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--client-id", default="demo-client")
     parser.add_argument("--client-secret", default="demo-secret")
     parser.add_argument("--access-token-ttl", type=int, default=3600, metavar="S")
-    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="MS", help="delay added to every API/token request"
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--days", type=int, default=180, metavar="N", help="days of history (default 180)")
     parser.add_argument("--requests-per-minute", type=int, default=100)
     parser.add_argument("--requests-per-day", type=int, default=10_000)
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
-    if args.access_token_ttl < 0 or args.latency_ms < 0 or args.days < 1:
-        parser.error("--access-token-ttl, --latency-ms and --days must not be negative")
+    if args.access_token_ttl < 0 or args.latency_ms < 0:
+        parser.error("--access-token-ttl and --latency-ms must not be negative")
+    if args.days < 1:
+        parser.error("--days must be at least 1")
 
     import uvicorn  # only here: the library itself never needs a server
 

@@ -8,6 +8,10 @@ Deliberate choices where WHOOP's behaviour is unspecified (each is also noted at
 - Reusing a rotated refresh token is rejected (400 ``invalid_grant``) but does NOT revoke the new
   tokens: two processes racing to refresh must be able to recover by re-reading the token file.
 - Rate limits count authenticated API requests per client app in fixed clock-aligned windows.
+- While ``set_down(True)`` every API and OAuth request answers 503 (after any injected latency);
+  the control endpoints keep answering so a test can bring WHOOP back.
+- Once a record was re-scored or deleted, the dataset is never regenerated (see ``data``), so the
+  change cannot silently revert.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from whoopkit.fake_whoop import mutations
 from whoopkit.fake_whoop.consent import consent_page, error_page
 from whoopkit.fake_whoop.data import Collection, FakeDataset, decode_token, epoch_ms, generate_dataset
+from whoopkit.fake_whoop.mutations import Kind, UnknownRecordError
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +146,9 @@ class Stats:
     injected_failures: int = 0
     authorizations: int = 0  # authorization codes issued
     revocations: int = 0
+    unavailable: int = 0  # requests answered 503 because the fake was down
+    rescored: int = 0  # records changed by rescore / score_pending
+    deleted: int = 0  # records removed by delete_record (cascades included)
 
     def reset(self) -> None:
         """Zero every counter."""
@@ -160,6 +169,9 @@ class Stats:
             "injected_failures": self.injected_failures,
             "authorizations": self.authorizations,
             "revocations": self.revocations,
+            "unavailable": self.unavailable,
+            "rescored": self.rescored,
+            "deleted": self.deleted,
         }
 
 
@@ -320,7 +332,7 @@ class FakeWhoop:
 
     Mount it anywhere (``Mount("/_fake_whoop", app=fake)``) or serve it with uvicorn; paths are
     ``/oauth/oauth2/{auth,token}``, ``/developer/v2/...``, ``/developer/v1/activity-mapping/{id}`` and
-    the control endpoints ``/_fake/{stats,faults,reset,token,expire}``.
+    the control endpoints ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,down}``.
     """
 
     def __init__(
@@ -352,6 +364,8 @@ class FakeWhoop:
         self.stats = Stats()
         self._data: FakeDataset | None = None
         self._data_generated = 0.0
+        self._mutated = False
+        self.down = False
         self._limiter = _RateLimiter(requests_per_minute, requests_per_day, clock)
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {}
@@ -389,6 +403,10 @@ class FakeWhoop:
                 Route("/_fake/reset", self._control_reset, methods=["POST"]),
                 Route("/_fake/token", self._control_token, methods=["POST"]),
                 Route("/_fake/expire", self._control_expire, methods=["POST"]),
+                Route("/_fake/rescore", self._control_rescore, methods=["POST"]),
+                Route("/_fake/score_pending", self._control_score_pending, methods=["POST"]),
+                Route("/_fake/delete", self._control_delete, methods=["POST"]),
+                Route("/_fake/down", self._control_down, methods=["GET", "POST"]),
             ]
         self._router = Router(routes=routes, default=self._not_found)
 
@@ -405,7 +423,9 @@ class FakeWhoop:
         Without a fixed ``now`` the data ends at the current time and is regenerated after
         ``DATA_MAX_AGE`` seconds, so a demo left running overnight still shows today.
         """
-        stale = self.now is None and time.monotonic() - self._data_generated > DATA_MAX_AGE
+        stale = (
+            self.now is None and not self._mutated and time.monotonic() - self._data_generated > DATA_MAX_AGE
+        )
         if self._data is None or stale:
             started = time.perf_counter()
             self._data = generate_dataset(seed=self.seed, days=self.days, now=self.now)
@@ -430,10 +450,63 @@ class FakeWhoop:
         self.stats.reset()
 
     def reset(self) -> None:
-        """Zero the stats, clear every fault and the rate-limit windows (tokens are kept)."""
+        """Zero the stats, clear every fault (down too) and the rate-limit windows (keeps tokens, data)."""
         self.stats.reset()
         self.faults.clear()
         self._limiter.reset()
+        self.down = False
+
+    def current_time(self) -> datetime:
+        """The fake's "now": the fixed ``now`` if one was given, else the wall clock (UTC)."""
+        if self.now is None:
+            return datetime.now(UTC)
+        return self.now if self.now.tzinfo is not None else self.now.replace(tzinfo=UTC)
+
+    def rescore(self, kind: str, record_id: int | str | uuid.UUID, **changes: Any) -> dict[str, Any]:
+        """Re-score one record as WHOOP does later: change score fields and/or ``score_state``; returns it.
+
+        ``kind`` is cycle, sleep, workout or recovery (a recovery's id is its ``cycle_id``). Changes
+        are flat score field names (``recovery_score``, ``total_rem_sleep_time_milli``, ``strain``,
+        cycle ``step_count`` ...; ``None`` removes an optional one) and ``score_state``. Without an
+        explicit ``score_state`` a PENDING_SCORE record, or any record given score fields, becomes
+        SCORED with a plausible score. ``updated_at`` always moves to ``current_time()`` (at least
+        1 ms past its old value).
+
+        Raises:
+            ValueError: unknown kind, malformed id, unknown field or out-of-range value.
+            UnknownRecordError: no record of that kind has that id.
+        """
+        checked = mutations.check_kind(kind)
+        key = mutations.record_key(checked, record_id)
+        record = mutations.rescore(self.data, checked, key, changes, self.current_time(), self.seed)
+        self._mutated = True
+        self.stats.rescored += 1
+        return record
+
+    def score_pending(self) -> int:
+        """Score every PENDING_SCORE record (as WHOOP does a while after delivery); returns how many."""
+        count = mutations.score_pending(self.data, self.current_time(), self.seed)
+        self._mutated = self._mutated or count > 0
+        self.stats.rescored += count
+        return count
+
+    def delete_record(self, kind: str, record_id: int | str | uuid.UUID) -> dict[str, list[int | str]]:
+        """Delete a record upstream; returns the ids removed by kind (a sleep takes its recovery along).
+
+        Raises:
+            ValueError: unknown kind or malformed id.
+            UnknownRecordError: no record of that kind has that id.
+        """
+        checked: Kind = mutations.check_kind(kind)
+        key = mutations.record_key(checked, record_id)
+        removed = mutations.delete(self.data, checked, key)
+        self._mutated = True
+        self.stats.deleted += sum(len(ids) for ids in removed.values())
+        return removed
+
+    def set_down(self, down: bool) -> None:
+        """Take WHOOP down (every API and OAuth request answers 503) or bring it back up."""
+        self.down = down
 
     def expire_access_tokens(self) -> int:
         """Expire every access token now (refresh tokens stay valid); returns how many."""
@@ -483,6 +556,10 @@ class FakeWhoop:
         if self.faults.latency > 0:
             await anyio.sleep(self.faults.latency)
 
+    def _unavailable(self) -> Response:
+        self.stats.unavailable += 1
+        return _error(503, "service_unavailable", "WHOOP is down (simulated); try again later.")
+
     def _failure_response(self, failure: _Failure) -> Response:
         self.stats.injected_failures += 1
         headers: dict[str, str] = {}
@@ -508,6 +585,8 @@ class FakeWhoop:
             self.stats.requests += 1
             self.stats.requests_by_path[_route_path(request.scope)] += 1
             await self._delay()
+            if self.down:
+                return self._unavailable()
             failure = self.faults.take("api")
             if failure is not None:
                 return self._failure_response(failure)
@@ -672,6 +751,9 @@ class FakeWhoop:
         )
 
     async def _authorize(self, request: Request) -> Response:
+        if self.down:
+            await self._delay()
+            return self._unavailable()
         if request.method == "POST":
             return await self._authorize_decision(request)
         params = _raw_query(request.scope.get("query_string", b""))
@@ -771,6 +853,8 @@ class FakeWhoop:
     async def _token(self, request: Request) -> Response:
         self.stats.token_requests += 1
         await self._delay()
+        if self.down:
+            return self._unavailable()
         failure = self.faults.take("token")
         if failure is not None:
             return self._failure_response(failure)
@@ -845,7 +929,55 @@ class FakeWhoop:
         return body if isinstance(body, dict) else None
 
     async def _control_stats(self, request: Request) -> Response:
-        return JSONResponse(self.stats.as_dict())
+        records = mutations.counts(self._data) if self._data is not None else None
+        return JSONResponse({**self.stats.as_dict(), "down": self.down, "records": records})
+
+    async def _kind_and_id(self, request: Request) -> tuple[dict[str, Any], str, Any] | Response:
+        body = await self._json_body(request)
+        if body is None:
+            return _error(400, "bad_request", "Send a JSON object.")
+        if "kind" not in body or "id" not in body:
+            return _error(400, "bad_request", 'The body needs "kind" and "id".')
+        return body, body.pop("kind"), body.pop("id")
+
+    async def _control_rescore(self, request: Request) -> Response:
+        parsed = await self._kind_and_id(request)
+        if isinstance(parsed, Response):
+            return parsed
+        changes, kind, record_id = parsed
+        try:
+            record = self.rescore(kind, record_id, **changes)
+        except UnknownRecordError as exc:
+            return _error(404, "not_found", f"{exc.args[0]}.")
+        except (TypeError, ValueError) as exc:
+            return _error(400, "bad_request", f"{exc}.")
+        return JSONResponse(record)
+
+    async def _control_score_pending(self, request: Request) -> Response:
+        return JSONResponse({"scored": self.score_pending()})
+
+    async def _control_delete(self, request: Request) -> Response:
+        parsed = await self._kind_and_id(request)
+        if isinstance(parsed, Response):
+            return parsed
+        extra, kind, record_id = parsed
+        if extra:
+            return _error(400, "bad_request", f"Unknown field(s): {', '.join(sorted(extra))}.")
+        try:
+            removed = self.delete_record(kind, record_id)
+        except UnknownRecordError as exc:
+            return _error(404, "not_found", f"{exc.args[0]}.")
+        except ValueError as exc:
+            return _error(400, "bad_request", f"{exc}.")
+        return JSONResponse({"deleted": removed})
+
+    async def _control_down(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = await self._json_body(request)
+            if body is None or not isinstance(body.get("down"), bool):
+                return _error(400, "bad_request", 'Send {"down": true} or {"down": false}.')
+            self.set_down(body["down"])
+        return JSONResponse({"down": self.down})
 
     async def _control_faults(self, request: Request) -> Response:
         if request.method == "POST":

@@ -131,6 +131,8 @@ class Collection:
     starts: list[int] = field(default_factory=list)  # epoch ms of each record's start, descending
     ids: list[str] = field(default_factory=list)
     _position: dict[str, int] = field(default_factory=dict)
+    # Sort keys of removed records: a token pointing at one must still resume at the right place.
+    _removed: dict[str, int] = field(default_factory=dict)
 
     def add(self, record: Record, start: datetime, record_id: object) -> None:
         """Append a record (callers add oldest first and call ``finish``)."""
@@ -146,14 +148,39 @@ class Collection:
         self.ids = [self.ids[i] for i in order]
         self._position = {rid: i for i, rid in enumerate(self.ids)}
 
+    def remove(self, record_id: object) -> Record | None:
+        """Take a record out (the rest keep their order); returns it, or None if it was not here."""
+        key = str(record_id)
+        pos = self._position.get(key)
+        if pos is None:
+            return None
+        record = self.records.pop(pos)
+        self._removed[key] = self.starts.pop(pos)
+        self.ids.pop(pos)
+        self._position = {rid: i for i, rid in enumerate(self.ids)}
+        return record
+
+    def _resume_at(self, token: tuple[int, str]) -> int | None:
+        pos = self._position.get(token[1])
+        if pos is not None:
+            return pos if self.starts[pos] == token[0] else None
+        if self._removed.get(token[1]) != token[0]:
+            return None
+        # The record the token named was deleted: resume at the next one in newest-first order.
+        key = (token[0], token[1])
+        for i, item in enumerate(zip(self.starts, self.ids, strict=True)):
+            if item < key:
+                return i
+        return len(self.records)
+
     def page(
         self, *, start_ms: int | None, end_ms: int | None, limit: int, token: tuple[int, str] | None
     ) -> tuple[list[Record], str | None] | None:
         """One page: records with start_ms <= start < end_ms, newest first; None if the token is stale."""
         first = 0
         if token is not None:
-            pos = self._position.get(token[1])
-            if pos is None or self.starts[pos] != token[0]:
+            pos = self._resume_at(token)
+            if pos is None:
                 return None
             first = pos
         out: list[Record] = []
@@ -186,6 +213,8 @@ class FakeDataset:
         self._recovery_by_cycle: dict[int, Record] = {}
         self._main_sleep_by_cycle: dict[int, Record] = {}
         self._v1_activity: dict[int, str] = {}
+        # (kind, id) -> the score WHOOP would give a record that is not SCORED yet (or any more).
+        self.hidden_scores: dict[tuple[str, str], Record] = {}
 
     @property
     def cycles(self) -> list[Record]:
@@ -234,6 +263,45 @@ class FakeDataset:
     def v1_activity_ids(self) -> dict[int, str]:
         """Every v1 id -> v2 UUID mapping (for tests)."""
         return dict(self._v1_activity)
+
+    def remove_cycle(self, cycle_id: int) -> Record | None:
+        """Delete a cycle from the collection and the by-id look-ups; returns it, or None if unknown."""
+        record = self._cycles.pop(cycle_id, None)
+        if record is not None:
+            self.cycle_collection.remove(cycle_id)
+            self._main_sleep_by_cycle.pop(cycle_id, None)
+        return record
+
+    def remove_recovery(self, cycle_id: int) -> Record | None:
+        """Delete the recovery of a cycle; returns it, or None if the cycle has none."""
+        record = self._recovery_by_cycle.pop(cycle_id, None)
+        if record is not None:
+            self.recovery_collection.remove(cycle_id)
+            self.hidden_scores.pop(("recovery", str(cycle_id)), None)
+        return record
+
+    def remove_sleep(self, sleep_id: str) -> Record | None:
+        """Delete a sleep or nap (and its v1 mapping); returns it, or None if unknown."""
+        record = self._sleeps.pop(sleep_id, None)
+        if record is not None:
+            self.sleep_collection.remove(sleep_id)
+            if self._main_sleep_by_cycle.get(record["cycle_id"]) is record:
+                del self._main_sleep_by_cycle[record["cycle_id"]]
+            self._forget_activity(sleep_id, "sleep")
+        return record
+
+    def remove_workout(self, workout_id: str) -> Record | None:
+        """Delete a workout (and its v1 mapping); returns it, or None if unknown."""
+        record = self._workouts.pop(workout_id, None)
+        if record is not None:
+            self.workout_collection.remove(workout_id)
+            self._forget_activity(workout_id, "workout")
+        return record
+
+    def _forget_activity(self, activity_id: str, kind: str) -> None:
+        self.hidden_scores.pop((kind, activity_id), None)
+        for v1_id in [v1 for v1, v2 in self._v1_activity.items() if v2 == activity_id]:
+            del self._v1_activity[v1_id]
 
 
 @dataclass
@@ -427,17 +495,19 @@ class _Generator:
             }
             spo2 = round(rng.uniform(95.0, 98.4) - (1.2 if sick else 0.0), 4)
             skin = round(33.4 + rng.gauss(0, 0.25) + (0.9 if sick else 0.0), 2)
+            rscore: Record = {
+                "user_calibrating": k < CALIBRATION_NIGHTS,
+                "recovery_score": recovery_score,
+                "resting_heart_rate": float(rhr),
+                "hrv_rmssd_milli": round(hrv, 6),
+            }
+            if day not in self.no_spo2:
+                rscore["spo2_percentage"] = spo2
+                rscore["skin_temp_celsius"] = skin
             if sleep_state == "SCORED":
-                rscore: Record = {
-                    "user_calibrating": k < CALIBRATION_NIGHTS,
-                    "recovery_score": recovery_score,
-                    "resting_heart_rate": float(rhr),
-                    "hrv_rmssd_milli": round(hrv, 6),
-                }
-                if day not in self.no_spo2:
-                    rscore["spo2_percentage"] = spo2
-                    rscore["skin_temp_celsius"] = skin
                 recovery["score"] = rscore
+            else:
+                self.data.hidden_scores["recovery", str(cycle_id)] = rscore
             self.data.recovery_collection.add(recovery, onset, cycle_id)
             self.data._recovery_by_cycle[cycle_id] = recovery
 
@@ -547,7 +617,9 @@ class _Generator:
         if latest_workout is not None:
             # WHOOP scores workouts asynchronously; the newest one is still being scored.
             latest_workout["score_state"] = "PENDING_SCORE"
-            latest_workout.pop("score", None)
+            pending_score = latest_workout.pop("score", None)
+            if pending_score is not None:
+                self.data.hidden_scores["workout", latest_workout["id"]] = pending_score
         for collection in (
             self.data.cycle_collection,
             self.data.sleep_collection,
@@ -630,6 +702,8 @@ class _Generator:
         score["zone_durations"] = dict(zip(_ZONE_NAMES, zones, strict=True))
         if not unscorable:
             record["score"] = score
+        else:
+            self.data.hidden_scores["workout", workout_id] = score
         if start < V1_CUTOFF:
             record["sport_id"] = sport.sport_id
         return record, (load if not unscorable else 0.0), (kj if not unscorable else 0.0)
@@ -681,6 +755,70 @@ class _Generator:
         self.data.sleep_collection.add(record, start, nap_id)
         self.data._sleeps[nap_id] = record
         return asleep
+
+
+def synthesize_score(kind: str, record: Record, seed: int) -> Record:
+    """A plausible score for a record that WHOOP never scored (deterministic per record id)."""
+    rng = random.Random(f"{seed}:{kind}:{record.get('id', record.get('cycle_id'))}")
+    if kind == "recovery":
+        return {
+            "user_calibrating": False,
+            "recovery_score": float(rng.randrange(35, 86)),
+            "resting_heart_rate": float(rng.randrange(50, 58)),
+            "hrv_rmssd_milli": round(rng.uniform(48, 72), 6),
+            "spo2_percentage": round(rng.uniform(95.0, 98.4), 4),
+            "skin_temp_celsius": round(rng.gauss(33.4, 0.25), 2),
+        }
+    start = datetime.fromisoformat(record["start"])
+    end = datetime.fromisoformat(record["end"]) if "end" in record else None
+    if kind == "workout":
+        sport = SPORTS.get(record["sport_name"], SPORTS["functional-fitness"])
+        assert end is not None  # workouts always have an end
+        generator = _Generator(seed, 2, end)
+        generator.rng = rng
+        workout, _, _ = generator.workout(sport, start, end, record["timezone_offset"], 60.0, 0, False)
+        score: Record = workout["score"]
+        return score
+    if kind == "sleep":
+        assert end is not None  # sleeps always have an end
+        in_bed = epoch_ms(end) - epoch_ms(start)
+        awake = int(in_bed * rng.uniform(0.07, 0.12))
+        asleep = in_bed - awake
+        sws = int(asleep * rng.uniform(0.17, 0.22))
+        rem = int(asleep * rng.uniform(0.19, 0.26)) if not record["nap"] else 0
+        need = 0 if record["nap"] else 26_400_000
+        score = {
+            "stage_summary": {
+                "total_in_bed_time_milli": in_bed,
+                "total_awake_time_milli": awake,
+                "total_no_data_time_milli": 0,
+                "total_light_sleep_time_milli": asleep - sws - rem,
+                "total_slow_wave_sleep_time_milli": sws,
+                "total_rem_sleep_time_milli": rem,
+                "sleep_cycle_count": round(asleep / 5_400_000),
+                "disturbance_count": rng.randrange(1, 15),
+            },
+            "sleep_needed": {
+                "baseline_milli": need,
+                "need_from_sleep_debt_milli": 0,
+                "need_from_recent_strain_milli": 0,
+                "need_from_recent_nap_milli": 0,
+            },
+            "respiratory_rate": round(rng.gauss(15.2, 0.3), 8),
+        }
+        if not record["nap"]:
+            score["sleep_performance_percentage"] = float(round(_clamp(asleep / need * 100, 0, 100)))
+            score["sleep_consistency_percentage"] = float(rng.randrange(70, 95))
+        score["sleep_efficiency_percentage"] = round(asleep / in_bed * 100, 8)
+        return score
+    strain = round(rng.uniform(7, 15), 7)
+    hours = ((end or start + timedelta(hours=24)) - start).total_seconds() / 3600
+    return {
+        "strain": strain,
+        "kilojoule": round(7300 * hours / 24 + rng.uniform(1000, 3000), 3),
+        "average_heart_rate": int(58 + 0.9 * strain + rng.gauss(0, 2)),
+        "max_heart_rate": rng.randrange(140, 178),
+    }
 
 
 def generate_dataset(*, seed: int = 7, days: int = 180, now: datetime | None = None) -> FakeDataset:

@@ -1,0 +1,103 @@
+"""Pure analytics over WHOOP v2 records: day rows, summaries, trends, readiness and rule-based insights.
+
+Nothing here does I/O; every result is a pydantic model whose field names carry their unit
+(``_hours``, ``_minutes``, ``_pct``, ``_bpm``, ``_ms``, ``_kj``, ``_kcal``, ``_km``, ``_c``), so the
+MCP server can return them as structured output and the web app can render them as they are.
+
+Rounding conventions: hours 2 decimals, minutes 1, percentages 1, heart rate and HRV 1, strain 1,
+kJ 1, kcal whole numbers, km 2, °C 2, respiratory rate 1 (breaths per minute).
+
+Scores that WHOOP has not produced (``PENDING_SCORE``, ``UNSCORABLE``, or a missing record) are
+``None`` with a ``*_state`` field saying why — never zero.
+
+Dates: ``local_date(record)`` is the calendar day a record starts on in its *own* ``timezone_offset``.
+A day row (``DaySummary``) is a WHOOP day: one physiological cycle, which starts when you fall asleep,
+so the cycle starting at 23:30 on Monday is Tuesday's row (its recovery and "last night's sleep" are
+Tuesday's, like the WHOOP app). Workouts have no ``cycle_id`` and join the cycle whose span contains them.
+
+Modules, each importing only those listed before it: ``units``, ``zones``, ``dates``, ``summaries``
+(one record), ``days`` (day rows), ``trends`` (metrics, series, trends), ``comparison`` (two periods),
+``weekly`` (weekly report), ``baseline``, ``readiness`` (training readiness) and ``rule_based``
+(rule-based insights). Import the names from this package; the split is an implementation detail.
+"""
+
+from __future__ import annotations
+
+from whoopkit.analytics.baseline import Baselines, baselines
+from whoopkit.analytics.comparison import MetricComparison, PeriodComparison, compare_periods
+from whoopkit.analytics.dates import local_date, local_end, recovery_date, whoop_day
+from whoopkit.analytics.days import DaySummary, build_days
+from whoopkit.analytics.readiness import Readiness, training_readiness
+from whoopkit.analytics.rule_based import INSIGHTS_JSON_SCHEMA, Flag, Insights, rule_based_insights
+from whoopkit.analytics.summaries import (
+    RecoverySummary,
+    SleepSummary,
+    StrainSummary,
+    WorkoutSummary,
+    summarize_recovery,
+    summarize_sleep,
+    summarize_strain,
+    summarize_workout,
+)
+from whoopkit.analytics.trends import (
+    METRICS,
+    MetricSpec,
+    MetricTrend,
+    Outlier,
+    TrendPoint,
+    TrendReport,
+    compute_trends,
+    metric_series,
+    metric_trend,
+)
+from whoopkit.analytics.units import KJ_PER_KCAL, kj_to_kcal, meters_to_km, ms_to_hours, ms_to_minutes
+from whoopkit.analytics.weekly import DayValue, SportTotal, WeeklyReport, weekly_report
+from whoopkit.analytics.zones import recovery_zone, strain_level
+
+__all__ = [
+    "INSIGHTS_JSON_SCHEMA",
+    "KJ_PER_KCAL",
+    "METRICS",
+    "Baselines",
+    "DaySummary",
+    "DayValue",
+    "Flag",
+    "Insights",
+    "MetricComparison",
+    "MetricSpec",
+    "MetricTrend",
+    "Outlier",
+    "PeriodComparison",
+    "Readiness",
+    "RecoverySummary",
+    "SleepSummary",
+    "SportTotal",
+    "StrainSummary",
+    "TrendPoint",
+    "TrendReport",
+    "WeeklyReport",
+    "WorkoutSummary",
+    "baselines",
+    "build_days",
+    "compare_periods",
+    "compute_trends",
+    "kj_to_kcal",
+    "local_date",
+    "local_end",
+    "meters_to_km",
+    "metric_series",
+    "metric_trend",
+    "ms_to_hours",
+    "ms_to_minutes",
+    "recovery_date",
+    "recovery_zone",
+    "rule_based_insights",
+    "strain_level",
+    "summarize_recovery",
+    "summarize_sleep",
+    "summarize_strain",
+    "summarize_workout",
+    "training_readiness",
+    "weekly_report",
+    "whoop_day",
+]

@@ -493,6 +493,36 @@ class WhoopClient:
         )
         return page
 
+    async def page_with_raw(
+        self,
+        kind: str,
+        *,
+        start: datetime | date | None = None,
+        end: datetime | date | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        next_token: str | None = None,
+    ) -> tuple[Page[Any], list[dict[str, Any]]]:
+        """One page of a collection (cycles, recoveries, sleeps, workouts) and its records as sent.
+
+        Raises:
+            ValueError: unknown ``kind``, or ``limit`` outside 1..25.
+        """
+        paths: dict[str, tuple[str, type[Page[Any]]]] = {
+            "cycles": ("/v2/cycle", Page[Cycle]),
+            "recoveries": ("/v2/recovery", Page[Recovery]),
+            "sleeps": ("/v2/activity/sleep", Page[Sleep]),
+            "workouts": ("/v2/activity/workout", Page[Workout]),
+        }
+        if kind not in paths:
+            raise ValueError(f"unknown collection {kind!r}")
+        path, page_type = paths[kind]
+        data = await self._get(path, self._page_params(start, end, limit, next_token))
+        page = self._parse(page_type, data, path)
+        raw = [r for r in data.get("records", []) if isinstance(r, dict)] if isinstance(data, dict) else []
+        if len(raw) != len(page.records):
+            raw = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in page.records]
+        return page, raw
+
     # ------------------------------------------------------------------ date ranges
 
     def _windows(

@@ -34,7 +34,6 @@ import filelock
 
 from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
 from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
-from whoopkit.models import Page
 from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, to_ms
 
 logger = logging.getLogger(__name__)
@@ -198,56 +197,51 @@ class Syncer:
         hi: int | None,
         next_token: str | None,
         limit: int = MAX_PAGE_SIZE,
-    ) -> tuple[list[Any], str | None]:
+    ) -> tuple[list[Any], list[dict[str, Any]], str | None]:
         start = datetime.fromtimestamp(lo / 1000, UTC) if lo is not None else None
         end = datetime.fromtimestamp(hi / 1000, UTC) if hi is not None else None
-        page: Page[Any]
-        if kind == "cycles":
-            page = await self.client.list_cycles(start=start, end=end, limit=limit, next_token=next_token)
-        elif kind == "recoveries":
-            page = await self.client.list_recoveries(start=start, end=end, limit=limit, next_token=next_token)
-        elif kind == "sleeps":
-            page = await self.client.list_sleeps(start=start, end=end, limit=limit, next_token=next_token)
-        else:
-            page = await self.client.list_workouts(start=start, end=end, limit=limit, next_token=next_token)
-        return list(page.records), page.next_token
+        page, raw = await self.client.page_with_raw(
+            kind, start=start, end=end, limit=limit, next_token=next_token
+        )
+        return list(page.records), raw, page.next_token
 
-    async def _window(self, run: _Run, lo: int, hi: int) -> list[Any]:
-        """Every record starting in ``[lo, hi)``, following ``next_token`` when a window overflows."""
+    async def _window(self, run: _Run, lo: int, hi: int) -> tuple[list[Any], list[dict[str, Any]]]:
+        """Every record starting in ``[lo, hi)`` (models and raw JSON), following ``next_token``."""
         records: list[Any] = []
+        raws: list[dict[str, Any]] = []
         token: str | None = None
         seen: set[str] = set()
         while True:
-            page, token = await self._page(run.kind, lo, hi, token)
+            page, raw, token = await self._page(run.kind, lo, hi, token)
             run.page_done(len(page))
             records.extend(page)
+            raws.extend(raw)
             if not token or not page:
-                return records
+                return records, raws
             if token in seen:
                 logger.warning("WHOOP repeated a next_token for %s; stopping this window", run.kind)
-                return records
+                return records, raws
             seen.add(token)
 
     def _commit(
-        self, user_id: int, run: _Run, lo: int, hi: int, records: Sequence[Any], *, head: bool
+        self,
+        user_id: int,
+        run: _Run,
+        lo: int,
+        hi: int,
+        records: Sequence[Any],
+        raws: Sequence[dict[str, Any]] | None,
+        *,
+        head: bool,
     ) -> None:
         """Store one fully listed window: upsert, delete what vanished, mark the interval fetched."""
-        now = self._clock()
-        done = self.store.upsert(user_id, run.kind, records, now)
+        done, deleted = self.store.commit_window(
+            user_id, run.kind, lo, hi, records, raws, self._clock(), head=head
+        )
         run.report.new += done.new
         run.report.updated += done.updated
         run.report.unchanged += done.unchanged
-        key = "cycle_id" if run.kind == "recoveries" else "id"
-        run.report.deleted += self.store.delete_missing(
-            user_id, run.kind, lo, hi, [getattr(r, key) for r in records]
-        )
-        state = self.store.sync_state(user_id, run.kind)
-        state.add(lo, hi)
-        state.last_attempt_ms = to_ms(now)
-        if head:
-            state.last_success_ms = to_ms(now)
-            state.last_error = None
-        self.store.save_sync_state(user_id, run.kind, state)
+        run.report.deleted += deleted
 
     async def _fetch_windows(
         self, user_id: int, run: _Run, windows: Sequence[tuple[int, int]], *, head_hi: int | None
@@ -276,9 +270,12 @@ class Syncer:
                         head = head_hi is not None and hi >= head_hi
 
                         def commit(
-                            lo: int = lo, hi: int = hi, got: list[Any] = result, head: bool = head
+                            lo: int = lo,
+                            hi: int = hi,
+                            got: tuple[list[Any], list[dict[str, Any]]] = result,
+                            head: bool = head,
                         ) -> None:
-                            self._commit(user_id, run, lo, hi, got, head=head)
+                            self._commit(user_id, run, lo, hi, got[0], got[1], head=head)
 
                         await anyio.to_thread.run_sync(commit)
                 if failure is not None:
@@ -421,18 +418,20 @@ class Syncer:
 
     async def _first_page(self, user_id: int, run: _Run, floor: int | None, now: int) -> None:
         """The newest page, unbounded below: usable at once, and it measures the data's density."""
-        records, token = await self._paused(lambda: self._page(run.kind, floor, now, None))
+        records, raws, token = await self._paused(lambda: self._page(run.kind, floor, now, None))
         run.page_done(len(records))
         if token is None or not records:
             lo = floor if floor is not None else 0
-            await anyio.to_thread.run_sync(lambda: self._commit(user_id, run, lo, now, records, head=True))
+            await anyio.to_thread.run_sync(
+                lambda: self._commit(user_id, run, lo, now, records, raws, head=True)
+            )
             if floor is None:
                 await anyio.to_thread.run_sync(self._mark_complete, user_id, run.kind)
             return
         oldest = min(_start_ms(r) for r in records)
         # Everything from the oldest record on is in this page (ties at the boundary are re-listed).
         await anyio.to_thread.run_sync(
-            lambda: self._commit(user_id, run, oldest + 1, now, records, head=True)
+            lambda: self._commit(user_id, run, oldest + 1, now, records, raws, head=True)
         )
 
     async def _head(self, user_id: int, run: _Run, now: int) -> None:
@@ -462,7 +461,7 @@ class Syncer:
             return True
         # Going back into the unknown: one page ending at the oldest point fetched says whether older
         # records exist at all (past any gap: a strap left in a drawer for months), and how dense.
-        records, token = await self._paused(lambda: self._page(run.kind, None, oldest, None))
+        records, raws, token = await self._paused(lambda: self._page(run.kind, None, oldest, None))
         run.page_done(len(records))
         if not records:
             await anyio.to_thread.run_sync(self._mark_complete, user_id, run.kind)
@@ -471,7 +470,7 @@ class Syncer:
         bottom = 0 if token is None else lowest + 1
 
         def commit() -> None:
-            self._commit(user_id, run, bottom, oldest, records, head=False)
+            self._commit(user_id, run, bottom, oldest, records, raws, head=False)
 
         await anyio.to_thread.run_sync(commit)
         if token is None:
@@ -500,24 +499,32 @@ class Syncer:
             AuthError, WhoopUnavailableError, RateLimitedError, WhoopAPIError: WHOOP could not serve.
         """
         now = self._clock()
-        synced = self.store.meta_synced(user_id, "profile")
-        body_synced = self.store.meta_synced(user_id, "body")
-        if (
-            synced is not None
-            and body_synced is not None
-            and (now - synced).total_seconds() < max_age
-            and (now - body_synced).total_seconds() < max_age
-        ):
+
+        def stale(what: str) -> bool:
+            synced = self.store.meta_synced(user_id, what)
+            return synced is None or (now - synced).total_seconds() >= max_age
+
+        want_profile, want_body = stale("profile"), stale("body")
+        if not want_profile and not want_body:
             return
-        profile, body = await asyncio.gather(self.client.get_profile(), self._body_or_none())
-        await anyio.to_thread.run_sync(self.store.save_profile, profile, now)
-        await anyio.to_thread.run_sync(self.store.save_body, profile.user_id, body, now)
+        profile, body = await asyncio.gather(
+            self.client.get_profile() if want_profile else _none(),
+            self._body_or_none() if want_body else _none(),
+        )
+        if profile is not None:
+            await anyio.to_thread.run_sync(self.store.save_profile, profile, now)
+        if want_body:
+            await anyio.to_thread.run_sync(self.store.save_body, user_id, body, now)
 
     async def _body_or_none(self) -> Any:
         try:
             return await self.client.get_body_measurement()
         except NotFoundError:
             return None
+
+
+async def _none() -> None:
+    return None
 
 
 def _raise_first(results: Sequence[object]) -> None:

@@ -43,7 +43,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from whoopkit.errors import StoreError
 from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
@@ -327,8 +326,60 @@ class Store:
 
     # ------------------------------------------------------------------ records
 
-    def upsert(self, user_id: int, kind: Collection, records: Sequence[Any], synced: datetime) -> Upserted:
-        """Insert or replace records by id; a stored row with a newer ``updated_at`` is kept."""
+    def upsert(
+        self,
+        user_id: int,
+        kind: Collection,
+        records: Sequence[Any],
+        synced: datetime,
+        raws: Sequence[dict[str, Any]] | None = None,
+    ) -> Upserted:
+        """Insert or replace records by id; a stored row with a newer ``updated_at`` is kept.
+
+        ``raws`` are the records as WHOOP sent them (stored verbatim); without them the models are dumped.
+        """
+        with self._write() as conn:
+            return self._upsert(conn, user_id, kind, records, synced, raws)
+
+    def commit_window(
+        self,
+        user_id: int,
+        kind: Collection,
+        lo: int,
+        hi: int,
+        records: Sequence[Any],
+        raws: Sequence[dict[str, Any]] | None,
+        synced: datetime,
+        *,
+        head: bool,
+    ) -> tuple[Upserted, int]:
+        """In one transaction: upsert a fully listed window ``[lo, hi)``, delete what vanished from it,
+        and mark it fetched (``head``: it reached "now", so the collection counts as up to date).
+
+        Returns what the upsert did and how many rows were deleted.
+        """
+        key = "cycle_id" if kind == "recoveries" else "id"
+        with self._write() as conn:
+            done = self._upsert(conn, user_id, kind, records, synced, raws)
+            deleted = self._delete_missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
+            state = self._read_state(conn, user_id, kind)
+            state.add(lo, hi)
+            state.last_attempt_ms = to_ms(synced)
+            if head:
+                state.last_success_ms = to_ms(synced)
+                state.last_error = None
+            self._save_state(conn, user_id, kind, state)
+        return done, deleted
+
+    def _upsert(
+        self,
+        conn: Connection,
+        user_id: int,
+        kind: Collection,
+        records: Sequence[Any],
+        synced: datetime,
+        raws: Sequence[dict[str, Any]] | None,
+    ) -> Upserted:
         out = Upserted()
         if not records:
             return out
@@ -336,44 +387,49 @@ class Store:
         key = _KEY[kind]
         synced_ms = to_ms(synced)
         rows: dict[Any, dict[str, Any]] = {}
-        for record in records:
+        for i, record in enumerate(records):
             row = _columns(kind, record)
             row["user_id"] = user_id
-            row["raw"] = record.model_dump_json(by_alias=True, exclude_unset=True)
+            if raws is not None:
+                row["raw"] = json.dumps(raws[i], separators=(",", ":"), ensure_ascii=False)
+            else:
+                row["raw"] = record.model_dump_json(by_alias=True, exclude_unset=True)
             row["synced_ms"] = synced_ms
             previous = rows.get(row[key])
             if previous is None or previous["updated_ms"] <= row["updated_ms"]:
                 rows[row[key]] = row
-        with self._write() as conn:
-            if kind == "recoveries":
-                self._resolve_recovery_starts(conn, user_id, list(rows.values()))
-            existing = {
-                r[0]: (r[1], r[2])
-                for r in conn.execute(
-                    select(table.c[key], table.c.updated_ms, table.c.raw).where(
-                        table.c.user_id == user_id, table.c[key].in_(list(rows))
-                    )
+        if kind == "recoveries":
+            self._resolve_recovery_starts(conn, user_id, list(rows.values()))
+        existing = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                select(table.c[key], table.c.updated_ms, table.c.raw).where(
+                    table.c.user_id == user_id, table.c[key].in_(list(rows))
                 )
-            }
-            for ident, row in rows.items():
-                old = existing.get(ident)
-                if old is None:
-                    conn.execute(table.insert().values(**row))
-                    out.new += 1
-                elif row["updated_ms"] > old[0] or (row["updated_ms"] == old[0] and row["raw"] != old[1]):
-                    conn.execute(
-                        update(table)
-                        .where(
-                            table.c.user_id == user_id,
-                            table.c[key] == ident,
-                            # Another process may have written a newer copy since the select.
-                            table.c.updated_ms <= row["updated_ms"],
-                        )
-                        .values(**row)
+            )
+        }
+        fresh: list[dict[str, Any]] = []
+        for ident, row in rows.items():
+            old = existing.get(ident)
+            if old is None:
+                fresh.append(row)
+            elif row["updated_ms"] > old[0] or (row["updated_ms"] == old[0] and row["raw"] != old[1]):
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.user_id == user_id,
+                        table.c[key] == ident,
+                        # Another process may have written a newer copy since the select.
+                        table.c.updated_ms <= row["updated_ms"],
                     )
-                    out.updated += 1
-                else:
-                    out.unchanged += 1
+                    .values(**row)
+                )
+                out.updated += 1
+            else:
+                out.unchanged += 1
+        if fresh:
+            conn.execute(table.insert(), fresh)
+            out.new += len(fresh)
         return out
 
     def _resolve_recovery_starts(self, conn: Connection, user_id: int, rows: list[dict[str, Any]]) -> None:
@@ -423,6 +479,12 @@ class Store:
         A deleted sleep takes its recovery with it, as on WHOOP. A recovery is only judged by a window
         once its sleep is stored, since until then its start time is an estimate.
         """
+        with self._write() as conn:
+            return self._delete_missing(conn, user_id, kind, lo, hi, seen)
+
+    def _delete_missing(
+        self, conn: Connection, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]
+    ) -> int:
         table = TABLES[kind]
         key = table.c[_KEY[kind]]
         keep = {str(s) if kind in ("sleeps", "workouts") else s for s in seen}
@@ -435,14 +497,13 @@ class Store:
                 .where(sleeps.c.user_id == user_id, sleeps.c.id == table.c.sleep_id)
                 .exists()
             )
-        with self._write() as conn:
-            doomed = [r[0] for r in conn.execute(query) if r[0] not in keep]
-            if not doomed:
-                return 0
-            conn.execute(delete(table).where(table.c.user_id == user_id, key.in_(doomed)))
-            if kind == "sleeps":
-                rec = schema.recoveries
-                conn.execute(delete(rec).where(rec.c.user_id == user_id, rec.c.sleep_id.in_(doomed)))
+        doomed = [r[0] for r in conn.execute(query) if r[0] not in keep]
+        if not doomed:
+            return 0
+        conn.execute(delete(table).where(table.c.user_id == user_id, key.in_(doomed)))
+        if kind == "sleeps":
+            rec = schema.recoveries
+            conn.execute(delete(rec).where(rec.c.user_id == user_id, rec.c.sleep_id.in_(doomed)))
         logger.info("removed %d %s that WHOOP no longer lists", len(doomed), kind)
         return len(doomed)
 
@@ -632,13 +693,22 @@ class Store:
 
     def sync_state(self, user_id: int, kind: Collection) -> SyncState:
         """The collection's checkpoint (empty when never synced)."""
-        table = schema.sync_state
         with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(table).where(table.c.user_id == user_id, table.c.collection == kind))
-                .mappings()
-                .first()
-            )
+            return self._read_state(conn, user_id, kind)
+
+    def save_sync_state(self, user_id: int, kind: Collection, state: SyncState) -> None:
+        """Write the collection's checkpoint."""
+        with self._write() as conn:
+            self._save_state(conn, user_id, kind, state)
+
+    @staticmethod
+    def _read_state(conn: Connection, user_id: int, kind: Collection) -> SyncState:
+        table = schema.sync_state
+        row = (
+            conn.execute(select(table).where(table.c.user_id == user_id, table.c.collection == kind))
+            .mappings()
+            .first()
+        )
         if row is None:
             return SyncState()
         return SyncState(
@@ -649,8 +719,8 @@ class Store:
             last_error=row["last_error"],
         )
 
-    def save_sync_state(self, user_id: int, kind: Collection, state: SyncState) -> None:
-        """Write the collection's checkpoint."""
+    @staticmethod
+    def _save_state(conn: Connection, user_id: int, kind: Collection, state: SyncState) -> None:
         row = {
             "user_id": user_id,
             "collection": kind,
@@ -660,8 +730,7 @@ class Store:
             "last_attempt_ms": state.last_attempt_ms,
             "last_error": state.last_error,
         }
-        with self._write() as conn:
-            _replace(conn, schema.sync_state, {"user_id": user_id, "collection": kind}, row)
+        _replace(conn, schema.sync_state, {"user_id": user_id, "collection": kind}, row)
 
     def last_synced(self, user_id: int, kind: Collection) -> datetime | None:
         """When the collection was last brought up to date."""
@@ -725,9 +794,9 @@ def _first_line(exc: BaseException) -> str:
 def _engine(url: str) -> Engine:
     if not _is_sqlite(url):
         return create_engine(url, pool_pre_ping=True)
-    # NullPool: a connection per use is cheap in SQLite, and nothing stays open across a fork or
-    # holds the file after close().
-    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    # A small pool of reused connections: opening one (and its pragmas) per query would cost more than
+    # most of the queries themselves.
+    engine = create_engine(url, pool_size=4, max_overflow=8, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,35 +1,34 @@
-"""Fixtures of the MCP server tests: the server wired to the in-process fake, and a client on it.
+"""Fixtures of the MCP server tests: the server over the service on the in-process fake, and a client.
 
-The root conftest provides ``fake`` (clock pinned at ``fake_now``), ``settings`` and ``whoop`` (real
-mode, logged in, HTTP through an ASGI transport to the fake). The server's own clock is pinned to
-the fake's, so "the last 7 days" means the same days in every run.
+The root conftest provides ``fake`` (clock pinned at ``fake_now``), ``settings``, ``logged_in`` and
+``service``: a ``WhoopService`` in real mode on the fake, logged in, with an empty store in ``tmp_path``
+and its clock pinned to the fake's, so "the last 7 days" means the same days in every run.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from mcp import Client
-from mcp.server.mcpserver import MCPServer
 
 from whoopkit.config import Settings
 from whoopkit.mcp_server import create_server
+from whoopkit.mcp_server.server import WhoopMCPServer
 
 if TYPE_CHECKING:
-    from whoopkit.runtime import Whoop
+    from whoopkit.service import WhoopService
 
 
 @pytest.fixture
-def server(settings: Settings, whoop: Whoop, fake_now: datetime) -> MCPServer[Any]:
-    """The WHOOP MCP server on the fake, logged in."""
-    return create_server(settings, whoop, clock=lambda: fake_now)
+def server(settings: Settings, service: WhoopService) -> WhoopMCPServer:
+    """The WHOOP MCP server over ``service``."""
+    return create_server(settings, service)
 
 
 @pytest.fixture
-async def client(server: MCPServer[Any]) -> AsyncIterator[Client]:
+async def client(server: WhoopMCPServer) -> AsyncIterator[Client]:
     """An official MCP client connected in-process."""
     async with Client(server) as connected:
         yield connected

@@ -80,14 +80,14 @@ async def test_an_unknown_tool_is_an_error_not_a_crash(client: Client) -> None:
 @pytest.fixture
 async def logged_out_client(settings: Settings, fake: Any, fake_now: datetime) -> AsyncIterator[Client]:
     """A server whose token cache does not exist (real mode, credentials configured)."""
-    from whoopkit.runtime import build_whoop
+    from whoopkit.service import build_service
 
-    whoop = build_whoop(settings, demo=False, fake=fake)
+    service = build_service(settings, demo=False, fake=fake, clock=lambda: fake_now)
     try:
-        async with Client(create_server(settings, whoop, clock=lambda: fake_now)) as client:
+        async with Client(create_server(settings, service)) as client:
             yield client
     finally:
-        await whoop.aclose()
+        await service.aclose()
 
 
 @pytest.mark.parametrize("tool", ["get_recovery_score", "get_health_summary", "get_trends"])
@@ -114,12 +114,14 @@ async def test_a_rate_limit_says_when_to_retry(client: Client, fake: Any) -> Non
     assert "retry after 30 s" in text_of(result)
 
 
-async def test_whoop_being_down_is_reported_as_temporary(client: Client, fake: Any, whoop: Any) -> None:
-    whoop.client.max_retries = 0  # the retries themselves are the client's tests; skip their back-off here
+async def test_whoop_being_down_with_nothing_stored_says_whoop_is_not_answering(
+    client: Client, fake: Any, service: Any
+) -> None:
+    service.whoop.client.max_retries = 0  # the retries are the client's tests; skip their back-off
     fake.faults.fail_next(503, 20)
     result = await client.call_tool("get_body_measurements", {})
     assert result.is_error
-    assert "WHOOP is unavailable" in text_of(result) and "try again" in text_of(result)
+    assert "WHOOP is not answering" in text_of(result) and "try again" in text_of(result)
 
 
 async def test_a_recovery_not_scored_yet_is_explained_with_the_newest_scored_one(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,9 @@ from whoopkit.mcp_server.cli import desktop_config, http_app
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_tool_allowlist_registers_only_the_named_tools(
-    settings: Settings, whoop: Any, fake_now: datetime
-) -> None:
+async def test_the_tool_allowlist_registers_only_the_named_tools(settings: Settings, service: Any) -> None:
     trimmed = settings.model_copy(update={"whoop_mcp_tools": "get_health_summary, get_trends"})
-    async with Client(create_server(trimmed, whoop, clock=lambda: fake_now)) as client:
+    async with Client(create_server(trimmed, service)) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert names == {"get_health_summary", "get_trends"}
         result = await client.call_tool("get_user_profile", {})

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, func_metadata
 from pydantic import ConfigDict, ValidationError
 
@@ -21,7 +22,10 @@ class ArgumentChecker:
 
     def __init__(self, name: str, fn: Callable[..., Any]) -> None:
         self.name = name
-        lenient = func_metadata(fn, structured_output=False).arg_model
+        # The SDK injects the request context itself; it is not an argument the client sends.
+        context = find_context_parameter(fn)
+        skip = [context] if context is not None else []
+        lenient = func_metadata(fn, skip_names=skip, structured_output=False).arg_model
         # A subclass inherits the fields and their bounds; only the config gets stricter.
         self._model: type[ArgModelBase] = type(
             f"{lenient.__name__}Strict",

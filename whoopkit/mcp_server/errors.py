@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
+from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import (
     LOGIN_URL,
     AuthError,
@@ -36,39 +39,67 @@ UNSCORABLE_EXPLANATION = (
 )
 
 
-def explain(exc: BaseException) -> str:
+@dataclass(frozen=True)
+class Advice:
+    """Where the user logs in and how they start the web app, from the settings of this checkout."""
+
+    login_url: str
+    web_command: str
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Advice:
+        """The login URL from ``settings`` and a web-app command that works from this checkout."""
+        return cls(login_url=settings.login_url, web_command=web_app_command())
+
+
+def web_app_command() -> str:
+    """How to start the web app: this venv's interpreter (absolute) if the server runs in one."""
+    in_venv = sys.prefix != sys.base_prefix
+    python = sys.executable if in_venv and sys.executable else "python"
+    return f"cd {PROJECT_ROOT} && {python} whoop_simple.py"
+
+
+def _with_login_url(message: str, login_url: str) -> str:
+    # Lower layers word some messages with the default address; the settings may name another one.
+    return message.replace(LOGIN_URL, login_url)
+
+
+def explain(exc: BaseException, advice: Advice) -> str:
     """A one-paragraph message saying what went wrong and what the user should do."""
+    message = _with_login_url(str(exc), advice.login_url)
     if isinstance(exc, AuthError):
-        login = getattr(exc, "login_url", LOGIN_URL) or LOGIN_URL
         return (
-            f"{exc} To connect WHOOP, start the web app (python whoop_simple.py) and open {login} "
-            "in a browser, then ask again."
+            f"{message} To connect WHOOP, start the web app ({advice.web_command}) and open "
+            f"{advice.login_url} in a browser, then ask again."
         )
     if isinstance(exc, RateLimitedError):
         wait = max(1, math.ceil(exc.retry_after))
         return (
             f"WHOOP's rate limit (100 requests a minute) was reached: retry after {wait} s "
-            f"(Retry-After: {wait}). Recent results are cached, so asking for the same data again is free."
+            f"(Retry-After: {wait}). Data already synced is kept locally, so asking for it again is free."
         )
     if isinstance(exc, WhoopUnavailableError):
-        return f"WHOOP is unavailable right now ({exc}). This is usually temporary: try again in a minute."
+        return (
+            f"WHOOP is unavailable right now: WHOOP is not answering ({message.rstrip('.')}), and nothing "
+            "is stored locally to answer from yet. This is usually temporary: try again in a minute."
+        )
     if isinstance(exc, NotFoundError):
-        return f"{exc} It may have been deleted in the WHOOP app."
+        return f"{message} It may have been deleted in the WHOOP app."
     if isinstance(exc, WhoopAPIError):
-        return f"WHOOP answered HTTP {exc.status}: {exc}"
+        return f"WHOOP answered HTTP {exc.status}: {message}"
     if isinstance(exc, ConfigError):
-        return f"{exc} Fix the setting in .env (next to whoop_mcp_server.py) and restart Claude Desktop."
+        return f"{message} Fix the setting in .env (next to whoop_mcp_server.py) and restart Claude Desktop."
     if isinstance(exc, OAuthError):
-        return f"{exc} Log in again at {LOGIN_URL}."
+        return f"{message} Log in again at {advice.login_url}."
     if isinstance(exc, WhoopkitError):
-        return str(exc)
+        return message
     return (
         f"Unexpected internal error ({type(exc).__name__}) in the WHOOP MCP server; the details are in "
         "the server log (Claude Desktop: mcp-server-whoop.log)."
     )
 
 
-def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def tool_errors(fn: Callable[P, Awaitable[R]], advice: Advice) -> Callable[P, Awaitable[R]]:
     """Turn every exception of a tool into a ``ToolError`` whose message the model can act on.
 
     Raises:
@@ -83,15 +114,15 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise
         except WhoopkitError as exc:
             logger.info("tool %s failed: %s", fn.__name__, type(exc).__name__)
-            raise ToolError(explain(exc)) from exc
+            raise ToolError(explain(exc, advice)) from exc
         except Exception as exc:
             logger.exception("tool %s crashed", fn.__name__)
-            raise ToolError(explain(exc)) from exc
+            raise ToolError(explain(exc, advice)) from exc
 
     return wrapper
 
 
-def resource_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def resource_errors(fn: Callable[P, Awaitable[R]], advice: Advice) -> Callable[P, Awaitable[R]]:
     """Like :func:`tool_errors`, for resources (which report ``ResourceError``).
 
     Raises:
@@ -107,9 +138,9 @@ def resource_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         except ToolError as exc:
             raise ResourceError(str(exc)) from exc
         except WhoopkitError as exc:
-            raise ResourceError(explain(exc)) from exc
+            raise ResourceError(explain(exc, advice)) from exc
         except Exception as exc:
             logger.exception("resource %s crashed", fn.__name__)
-            raise ResourceError(explain(exc)) from exc
+            raise ResourceError(explain(exc, advice)) from exc
 
     return wrapper

@@ -2,7 +2,7 @@
 
 The records themselves are ``whoopkit.analytics`` summaries, whose field names carry their unit
 (``_hours``, ``_minutes``, ``_pct``, ``_bpm``, ``_ms``, ``_kj``, ``_kcal``); these models wrap them
-with what every result says: where the data came from and a sentence a person can read.
+with what every result says: where the data came from, how fresh it is and a sentence a person can read.
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ class ToolOutput(BaseModel):
 
     data_source: str = Field(description=f'"{REAL_SOURCE}" for your account, or "{DEMO_SOURCE}" in demo mode')
     summary: str = Field(description="A few sentences a person can read")
+    as_of: str | None = Field(
+        description="When the data used was last synced from WHOOP (ISO 8601 UTC); null if never"
+    )
+    stale: bool = Field(
+        description="True when WHOOP could not be asked for newer data, so this is older stored data "
+        "(the summary says how old and why)"
+    )
 
 
 class ProfileOut(ToolOutput):
@@ -91,7 +98,7 @@ class WorkoutsOut(ToolOutput):
 
 
 class HealthSummaryOut(ToolOutput):
-    """Today at a glance, fetched in one round of concurrent requests."""
+    """Today at a glance: the last days' records of every collection, from one service read."""
 
     name: str | None = None
     recovery: RecoverySummary | None = None
@@ -99,7 +106,7 @@ class HealthSummaryOut(ToolOutput):
     sleep: SleepSummary | None = None
     recent_workouts: list[WorkoutSummary] = []
     body: BodyOut | None = None
-    problems: list[str] = Field(default=[], description="Parts that could not be fetched, and why")
+    problems: list[str] = Field(default=[], description="Parts that are missing, and why")
 
 
 class HistoryOut(ToolOutput):
@@ -160,3 +167,4 @@ class AuthStatusOut(ToolOutput):
     missing_scopes: list[str]
     problem: str | None = Field(description="Why the token cache is unusable, if it is")
     login_url: str
+    start_web_app: str = Field(description="The command that starts the web app, where the login page is")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -26,6 +27,7 @@ class ScoreState(StrEnum):
     UNSCORABLE = "UNSCORABLE"
 
 
+@lru_cache(maxsize=256)
 def parse_offset(offset: str) -> timezone:
     """Turn a WHOOP ``timezone_offset`` such as ``-05:00`` or ``Z`` into a tzinfo."""
     if offset in ("Z", "z", ""):

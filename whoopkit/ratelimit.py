@@ -71,6 +71,15 @@ class RateLimiter:
         self._sent.append(slot)
         return slot - now
 
+    def expected_wait(self) -> float:
+        """How long a request asked for now would wait for its slot (nothing is booked)."""
+        now = self._clock()
+        recent = [t for t in self._sent if t > now - self.period]
+        slot = max(now, self._blocked_until)
+        if len(recent) >= self.max_requests:
+            slot = max(slot, recent[-self.max_requests] + self.period)
+        return slot - now
+
     async def acquire(self) -> None:
         """Wait until one more request may be sent (callers are served first come, first served)."""
         # Booking synchronously (no lock) keeps the order fair and ties nothing to one event loop.
@@ -174,6 +183,16 @@ class SharedRateLimiter(RateLimiter):
             sent.append(slot)
             self._write({"sent": sent, "blocked_until": blocked, "day": day, "day_count": count + 1})
             return slot - now
+
+    def expected_wait(self) -> float:
+        """How long a request asked for now would wait, counting every process's bookings."""
+        now = self._clock()
+        data = self._read()
+        sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
+        slot = max(now, float(data.get("blocked_until", 0.0)), self._blocked_until)
+        if len(sent) >= self.max_requests:
+            slot = max(slot, sent[-self.max_requests] + self.period)
+        return slot - now
 
     def block_for(self, seconds: float) -> None:
         """Hold every process's acquisitions for ``seconds`` (after a 429 told us to back off)."""

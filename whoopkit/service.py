@@ -55,6 +55,10 @@ RecordKind = Literal["cycles", "recoveries", "sleeps", "workouts"]
 
 # How far back a "today" question looks: enough for the newest scored recovery and last night's sleep.
 RECENT_DAYS = 7
+# Day rows the warm-up prepares, so a year-long first question is answered from memory.
+WARM_DAYS = 400
+# Longer than this for the rate budget, and a question is answered from the store instead.
+BUDGET_WAIT_LIMIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,8 @@ class WhoopService:
         self._owns_whoop = owns_whoop
         self._user_id: int | None = None
         self._user_lock = asyncio.Lock()
+        # (user, data version, first day, last day, rows): see stored_days.
+        self._days_cache: tuple[int, int, date, date, list[analytics.DaySummary]] | None = None
 
     # ------------------------------------------------------------------ identity, time
 
@@ -231,17 +237,31 @@ class WhoopService:
                 self._user_id = known
         return self._user_id
 
+    async def demo_login(self) -> None:
+        """In demo mode, log in to the simulated WHOOP unless the saved demo login still works.
+
+        Raises:
+            OAuthError: the simulated WHOOP did not hand out a code.
+        """
+        if self.demo:
+            from whoopkit import runtime
+
+            await runtime.demo_login(self.whoop)
+
     async def warm_up(self) -> None:
-        """Do the first call's set-up now: the store's first query and, when logged in, the user id.
+        """Do the first call's set-up now: the demo login, the user id, and the last year's day rows.
 
         Never raises: a problem shows up again, worded, in the first real call.
         """
         try:
+            await self.demo_login()
             await anyio.to_thread.run_sync(self.store.local_user_id)
             if self.whoop.store.exists():
                 await self.user_id()
+                today = self.today()
+                await anyio.to_thread.run_sync(self.stored_days, today - timedelta(days=WARM_DAYS - 1), today)
         except WhoopkitError as exc:
-            logger.info("warm-up skipped the user id: %s", type(exc).__name__)
+            logger.info("warm-up stopped early: %s", type(exc).__name__)
 
     # ------------------------------------------------------------------ sync
 
@@ -258,34 +278,59 @@ class WhoopService:
         return await self.syncer.sync_all(user_id, days=days, progress=progress)
 
     async def _ensure(self, kinds: Sequence[Collection], start: date, end: date) -> Freshness:
-        """Sync what ``start..end`` misses or what is stale for ``kinds``; never raises for WHOOP trouble."""
+        """Sync what ``start..end`` misses or what is stale for ``kinds``; never raises for WHOOP trouble.
+
+        Raises:
+            AuthError: not logged in.
+            WhoopUnavailableError, RateLimitedError: WHOOP could not serve and the store has nothing.
+        """
         user_id = await self.user_id()
         lo, hi = query_bounds(start, end)
-        problem: str | None = None
-        try:
-            await asyncio.wait_for(
-                self.syncer.ensure(
-                    user_id, kinds, lo, min(hi, self.now()), self.settings.whoop_fresh_seconds
-                ),
-                timeout=self.settings.whoop_request_deadline,
+        hi = min(hi, self.now())
+        fresh_seconds = self.settings.whoop_fresh_seconds
+        if not self.syncer.needs(user_id, kinds, lo, hi, fresh_seconds):
+            return self._freshness(user_id, kinds, None)
+        error: WhoopkitError | None = None
+        wait = self._budget_wait()
+        if wait > BUDGET_WAIT_LIMIT:
+            # Waiting for the budget would outlast the question: answer from the store at once.
+            error = RateLimitedError(
+                wait,
+                f"WHOOP's request budget for this app is used up for the next {wait:.0f} s, so this is "
+                "stored data.",
             )
-        except AuthError:
-            raise
-        except (WhoopUnavailableError, RateLimitedError, TimeoutError) as exc:
-            problem = _offline_sentence(exc)
-        except WhoopkitError as exc:
-            problem = str(exc)
-        return self._freshness(user_id, kinds, problem)
+        else:
+            try:
+                await asyncio.wait_for(
+                    self.syncer.ensure(user_id, kinds, lo, hi, fresh_seconds),
+                    timeout=self.settings.whoop_request_deadline,
+                )
+            except AuthError:
+                raise
+            except TimeoutError:
+                error = WhoopUnavailableError(_offline_sentence(TimeoutError()))
+            except (WhoopUnavailableError, RateLimitedError) as exc:
+                error = exc
+            except WhoopkitError as exc:
+                error = exc
+        return self._freshness(user_id, kinds, error)
 
-    def _freshness(self, user_id: int, kinds: Sequence[Collection], problem: str | None) -> Freshness:
+    def _budget_wait(self) -> float:
+        limiter = self.whoop.client.limiter
+        return 0.0 if limiter is None else limiter.expected_wait()
+
+    def _freshness(self, user_id: int, kinds: Sequence[Collection], error: WhoopkitError | None) -> Freshness:
         synced = [self.store.last_synced(user_id, kind) for kind in kinds]
         as_of = None if any(s is None for s in synced) else min(s for s in synced if s is not None)
-        if problem is None:
+        if error is None:
             return Freshness(as_of=as_of)
         if not any(synced) and not self.store.has_records(user_id, kinds):
-            # Nothing to answer from: the face must say WHOOP is not answering.
-            raise WhoopUnavailableError(problem)
-        return Freshness(as_of=as_of, stale=True, problem=problem)
+            # Nothing to answer from: the face says WHOOP is not answering (or when to retry).
+            if isinstance(error, RateLimitedError):
+                raise error
+            raise WhoopUnavailableError(_offline_sentence(error))
+        problem = str(error) if isinstance(error, RateLimitedError) and "stored data" in str(error) else None
+        return Freshness(as_of=as_of, stale=True, problem=problem or _offline_sentence(error))
 
     # ------------------------------------------------------------------ reads
 
@@ -460,15 +505,36 @@ class WhoopService:
         return [w for w in rows if start <= analytics.local_date(w) <= end]
 
     def stored_days(self, start: date, end: date) -> list[analytics.DaySummary]:
-        """Stored day rows of ``start..end`` (no sync), newest first."""
+        """Stored day rows of ``start..end`` (no sync), newest first.
+
+        Rows are kept for the last range asked (the warm-up asks for a year) and reused for any range
+        inside it while the store's data version is unchanged: building a year of rows takes longer
+        than reading its records.
+        """
+        user_id = self._stored_user()
+        if user_id is None:
+            return []
+        version = self.store.data_version()
+        cached = self._days_cache
+        if (
+            cached is not None
+            and cached[0] == user_id
+            and cached[1] == version
+            and cached[2] <= start
+            and end <= cached[3]
+        ):
+            return [r for r in cached[4] if start <= r.date <= end]
         lo, hi = start - timedelta(days=1), end + timedelta(days=1)
-        rows = analytics.build_days(
+        built = analytics.build_days(
             self._stored("cycles", lo, hi),
             self._stored("recoveries", lo, hi),
             self._stored("sleeps", lo, hi),
             self._stored("workouts", lo, hi),
         )
-        return [r for r in rows if start <= r.date <= end]
+        rows = [r for r in built if start <= r.date <= end]
+        if cached is None or cached[1] != version or (end - start) >= (cached[3] - cached[2]):
+            self._days_cache = (user_id, version, start, end, rows)
+        return rows
 
     def _stored(self, kind: Collection, start: date, end: date) -> list[Any]:
         user_id = self._stored_user()
@@ -506,9 +572,11 @@ class WhoopService:
 def _offline_sentence(exc: BaseException) -> str:
     if isinstance(exc, RateLimitedError):
         return f"WHOOP's rate limit was reached (retry in {exc.retry_after:.0f} s), so this is stored data."
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or "in time" in str(exc):
         return "WHOOP is not answering in time, so this is stored data."
-    return "WHOOP is unreachable right now, so this is stored data."
+    if isinstance(exc, WhoopUnavailableError):
+        return "WHOOP is unreachable right now, so this is stored data."
+    return f"WHOOP could not refresh this ({exc}), so this is stored data."
 
 
 def build_service(

@@ -330,11 +330,14 @@ class Syncer:
         """What ``[lo, hi)`` needs fetched, newest first: its gaps, plus the re-listed head when stale."""
         now = self._now_ms()
         state = self.store.sync_state(user_id, kind)
-        hi = min(hi, now)
-        parts = state.gaps(lo, hi) if lo < hi else []
         covered_to = state.covered_to
-        touches_head = covered_to is None or hi >= covered_to - self.trailing_ms
         fresh = state.last_success_ms is not None and now - state.last_success_ms < fresh_seconds * 1000
+        hi = min(hi, now)
+        if fresh and covered_to is not None:
+            # What happened since a fresh head refresh is what "fresh" allows us not to ask about.
+            hi = min(hi, covered_to)
+        parts = state.gaps(lo, hi) if lo < hi else []
+        touches_head = covered_to is None or hi >= covered_to - self.trailing_ms
         if touches_head and not fresh:
             if covered_to is None:
                 head_lo = min(lo, now - self.trailing_ms)
@@ -345,6 +348,13 @@ class Syncer:
                     head_lo = min(head_lo, pending)
             parts.append((head_lo, now))
         return _merge(parts)
+
+    def needs(
+        self, user_id: int, kinds: Sequence[Collection], lo: datetime, hi: datetime, fresh_seconds: float
+    ) -> bool:
+        """Whether :meth:`ensure` would fetch anything (a few small queries, no upstream call)."""
+        lo_ms, hi_ms = to_ms(lo), to_ms(hi)
+        return any(self._parts(user_id, k, lo_ms, hi_ms, fresh_seconds) for k in kinds)
 
     async def _ensure_one(
         self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float

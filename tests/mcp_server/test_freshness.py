@@ -176,11 +176,6 @@ async def test_the_service_is_built_in_the_background_right_after_initialize(
     assert server.state.built is None  # closed with the server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="service bug: Syncer._parts re-fetches the sliver [covered_to, now) on every read once the "
-    "clock has moved, even within WHOOP_FRESH_SECONDS (reported to the lead)",
-)
 async def test_a_repeat_a_minute_later_within_the_fresh_window_sends_no_upstream_request(
     settings: Settings, fake: Any, fake_now: datetime, logged_in: Any
 ) -> None:

@@ -10,7 +10,6 @@ import pytest
 from mcp import Client
 
 from tests.mcp_server.conftest import text_of
-from whoopkit.mcp_server.state import prime
 
 pytestmark = pytest.mark.anyio
 
@@ -110,7 +109,7 @@ async def test_recent_tools_honour_their_limit(client: Client) -> None:
 async def test_the_health_summary_on_an_empty_store_costs_one_concurrent_round_trip(
     client: Client, fake: Any, service: Any
 ) -> None:
-    await prime(service)  # what the server's warm-up does right after initialize
+    await service.warm_up()  # what the server's warm-up does right after initialize
     assert fake.data.cycles  # the fake generates its records lazily: not part of the measurement
     fake.faults.latency = 0.4
     fake.reset_stats()

@@ -153,9 +153,7 @@ async def _demo_login_if_needed(service: WhoopService) -> None:
         "(run `whoopkit setup` to connect your account)."
     )
     # The demo's fake lives in this process: its login is a local round trip, not a user's login.
-    from whoopkit.runtime import demo_login
-
-    await demo_login(service.whoop)
+    await service.demo_login()
 
 
 def _with_service(

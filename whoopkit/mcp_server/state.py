@@ -105,15 +105,11 @@ class ServerState:
         started = anyio.current_time()
         service = await anyio.to_thread.run_sync(self._build_sync)
         try:
-            if service.demo:
-                # Demo mode reads the embedded fake, which needs its own (automatic) login first.
-                from whoopkit import runtime
-
-                await runtime.demo_login(service.whoop)
+            # The demo login, the user id and a year of day rows: the first tool call's set-up.
+            await service.warm_up()
         except BaseException:
             await service.aclose()
             raise
-        await prime(service)
         logger.info("WHOOP service ready in %.0f ms", (anyio.current_time() - started) * 1000)
         return service
 
@@ -146,18 +142,6 @@ class ServerState:
         if self._owned and self._service is not None:
             service, self._service, self._owned = self._service, None, False
             await service.aclose()
-
-
-async def prime(service: WhoopService) -> None:
-    """Learn who the user is (one profile request if the store does not know yet), never raising.
-
-    Every read needs the user id first; learning it during the warm-up means the first tool call
-    pays one round trip (its records, fetched in parallel) instead of two.
-    """
-    try:
-        await service.user_id()
-    except Exception as exc:  # the tool calls will report it, with advice; here it is only noted
-        logger.info("warm-up could not learn the WHOOP user yet: %s", type(exc).__name__)
 
 
 class WarmUp:

@@ -339,6 +339,7 @@ class Store:
         ``raws`` are the records as WHOOP sent them (stored verbatim); without them the models are dumped.
         """
         with self._write() as conn:
+            _bump_version(conn)
             return self._upsert(conn, user_id, kind, records, synced, raws)
 
     def commit_window(
@@ -360,6 +361,7 @@ class Store:
         """
         key = "cycle_id" if kind == "recoveries" else "id"
         with self._write() as conn:
+            _bump_version(conn)
             done = self._upsert(conn, user_id, kind, records, synced, raws)
             deleted = self._delete_missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
             state = self._read_state(conn, user_id, kind)
@@ -471,6 +473,8 @@ class Store:
                 .where(rec.c.user_id == user_id, start.is_not(None), rec.c.start_ms != start)
                 .values(start_ms=start)
             )
+            if result.rowcount:
+                _bump_version(conn)
         return int(result.rowcount or 0)
 
     def delete_missing(self, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]) -> int:
@@ -480,6 +484,7 @@ class Store:
         once its sleep is stored, since until then its start time is an estimate.
         """
         with self._write() as conn:
+            _bump_version(conn)
             return self._delete_missing(conn, user_id, kind, lo, hi, seen)
 
     def _delete_missing(
@@ -669,6 +674,14 @@ class Store:
                 value = int(raw) if raw else None
         return from_ms(value)
 
+    def data_version(self) -> int:
+        """A counter that every change to stored records moves (derived views compare it)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == "data_version")
+            ).scalar()
+        return int(value) if value else 0
+
     def local_user_id(self) -> int | None:
         """The WHOOP user this local store belongs to (the last one who synced), if known."""
         with self.engine.connect() as conn:
@@ -680,6 +693,7 @@ class Store:
     def delete_user(self, user_id: int) -> None:
         """Remove every row of one user: records, profile, body, sync state."""
         with self._write() as conn:
+            _bump_version(conn)
             for table in (*TABLES.values(), schema.profiles, schema.body_measurements, schema.sync_state):
                 conn.execute(delete(table).where(table.c.user_id == user_id))
             conn.execute(delete(schema.meta).where(schema.meta.c.key == f"body_synced:{user_id}"))
@@ -776,6 +790,14 @@ def _replace(conn: Connection, table: Table, key: dict[str, Any], row: dict[str,
     where = [table.c[k] == v for k, v in key.items()]
     if conn.execute(update(table).where(*where).values(**row)).rowcount == 0:
         conn.execute(table.insert().values(**row))
+
+
+def _bump_version(conn: Connection) -> None:
+    meta = schema.meta
+    current = conn.execute(select(meta.c.value).where(meta.c.key == "data_version")).scalar()
+    _replace(
+        conn, meta, {"key": "data_version"}, {"key": "data_version", "value": str(int(current or 0) + 1)}
+    )
 
 
 def _parse_offset(value: str) -> timedelta | None:

@@ -493,6 +493,30 @@ class WhoopClient:
         )
         return page
 
+    async def record_with_raw(self, kind: str, ident: int | str) -> tuple[BaseModel, dict[str, Any]]:
+        """One record by id (a recovery by its cycle id) plus the JSON WHOOP sent.
+
+        Raises:
+            NotFoundError: WHOOP has no such record (it was deleted).
+            ValueError: unknown ``kind``, or an id of the wrong form.
+        """
+        paths: dict[str, tuple[str, type[BaseModel]]] = {
+            "cycles": (f"/v2/cycle/{int(ident)}", Cycle) if kind == "cycles" else ("", Cycle),
+            "recoveries": (f"/v2/cycle/{int(ident)}/recovery", Recovery)
+            if kind == "recoveries"
+            else ("", Recovery),
+            "sleeps": (f"/v2/activity/sleep/{UUID(str(ident))}", Sleep) if kind == "sleeps" else ("", Sleep),
+            "workouts": (f"/v2/activity/workout/{UUID(str(ident))}", Workout)
+            if kind == "workouts"
+            else ("", Workout),
+        }
+        if kind not in paths:
+            raise ValueError(f"unknown collection {kind!r}")
+        path, model = paths[kind]
+        data = await self._get(path)
+        parsed = self._parse(model, data, path)
+        return parsed, data if isinstance(data, dict) else parsed.model_dump(mode="json", by_alias=True)
+
     async def page_with_raw(
         self,
         kind: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+
+from whoopkit.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +119,10 @@ class RateLimiter:
         return {"last_minute": self.in_window, "per_minute": self.max_requests}
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class SharedRateLimiter(RateLimiter):
     """The same limits, counted in a file that every whoopkit process of one WHOOP app shares.
 
@@ -141,12 +148,28 @@ class SharedRateLimiter(RateLimiter):
         self._lock = filelock.FileLock(str(path) + ".lock", thread_local=False)
 
     def _read(self) -> dict[str, Any]:
+        """The shared state, with every field checked: a damaged file counts afresh, never crashes."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             # Missing or damaged: start counting afresh (WHOOP's own 429 still protects the budget).
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        sent = data.get("sent")
+        clean: dict[str, Any] = {
+            "sent": [float(t) for t in sent if _finite(t)] if isinstance(sent, list) else [],
+            "blocked_until": float(data["blocked_until"]) if _finite(data.get("blocked_until")) else 0.0,
+        }
+        count = data.get("day_count")
+        if (
+            isinstance(data.get("day"), str)
+            and isinstance(count, int)
+            and not isinstance(count, bool)
+            and count >= 0
+        ):
+            clean["day"], clean["day_count"] = data["day"], count
+        return clean
 
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -170,8 +193,6 @@ class SharedRateLimiter(RateLimiter):
             if count >= self.max_per_day:
                 midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
                 retry = (midnight.timestamp() + 86_400) - now
-                from whoopkit.errors import RateLimitedError
-
                 raise RateLimitedError(
                     retry,
                     f"WHOOP's daily limit ({self.max_per_day} requests per app) is used up: "
@@ -193,6 +214,14 @@ class SharedRateLimiter(RateLimiter):
         if len(sent) >= self.max_requests:
             slot = max(slot, sent[-self.max_requests] + self.period)
         return slot - now
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """WHOOP saying no requests remain (reset in N s) holds back every process of the app."""
+        remaining = _first_number(headers.get("x-ratelimit-remaining"))
+        reset = _first_number(headers.get("x-ratelimit-reset"))
+        if remaining is None or reset is None or remaining > 0:
+            return
+        self.block_for(reset)
 
     def block_for(self, seconds: float) -> None:
         """Hold every process's acquisitions for ``seconds`` (after a 429 told us to back off)."""

@@ -107,10 +107,10 @@ def _midnight(day: date) -> datetime:
 def query_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """UTC bounds that surely hold every record whose WHOOP day lies in ``start..end``.
 
-    A day of slack before covers any timezone (and a cycle starting the evening before its day); two
-    after cover the far side of the date line.
+    Two days of slack before cover a cycle that starts the day before its WHOOP day in a zone up to
+    +14:00; two after cover the far side of the date line.
     """
-    return _midnight(start - timedelta(days=1)), _midnight(end + timedelta(days=2))
+    return _midnight(start - timedelta(days=2)), _midnight(end + timedelta(days=2))
 
 
 class WhoopService:
@@ -158,9 +158,10 @@ class WhoopService:
 
     def user_zone(self) -> timezone | None:
         """The timezone of the user's latest stored cycle, or None when the store has none."""
-        if self._user_id is None:
+        user_id = self._stored_user()
+        if user_id is None:
             return None
-        offset = self.store.latest_offset(self._user_id)
+        offset = self.store.latest_offset(user_id)
         return None if offset is None else timezone(offset)
 
     def today(self) -> date:
@@ -202,6 +203,15 @@ class WhoopService:
 
         await anyio.to_thread.run_sync(save)
         self._user_id = None
+        # Learn who logged in now: a different WHOOP member must never inherit the last one's history.
+        try:
+            profile = await self.whoop.client.get_profile()
+        except WhoopkitError as exc:
+            logger.info("could not fetch the new login's profile yet: %s", type(exc).__name__)
+            await anyio.to_thread.run_sync(self.store.forget_local_user)
+            return
+        await anyio.to_thread.run_sync(self.store.save_profile, profile, self.now())
+        self._user_id = profile.user_id
 
     async def logout(self, *, delete_local_data: bool = False) -> None:
         """Revoke WHOOP access, delete the token file and, if asked, this user's local history."""
@@ -275,7 +285,13 @@ class WhoopService:
             SyncBusyError: another process is syncing and did not finish in time.
         """
         user_id = await self.user_id()
-        return await self.syncer.sync_all(user_id, days=days, progress=progress)
+        since = None
+        if days is not None:
+            # The bounds the reads use, so asking about those days afterwards costs no request; a day
+            # more, since before the first sync "today" is the machine's and may be the user's tomorrow.
+            today = self.today()
+            since = query_bounds(today - timedelta(days=days), today)[0]
+        return await self.syncer.sync_all(user_id, days=days, since=since, progress=progress)
 
     async def _ensure(self, kinds: Sequence[Collection], start: date, end: date) -> Freshness:
         """Sync what ``start..end`` misses or what is stale for ``kinds``; never raises for WHOOP trouble.
@@ -419,7 +435,19 @@ class WhoopService:
         span = max(RECENT_DAYS, limit + 2 if kind in ("cycles", "recoveries") else limit)
         fresh = await self._ensure((kind,), end - timedelta(days=span), end)
         user_id = await self.user_id()
-        return Answer(self.store.latest(user_id, kind, limit), fresh)
+        rows = self.store.latest(user_id, kind, limit)
+        if len(rows) < limit and not fresh.stale and not self.store.sync_state(user_id, kind).complete:
+            # Sparse records (a weekly trainer's workouts): one page of the newest, however old.
+            try:
+                await asyncio.wait_for(
+                    self.syncer.newest(user_id, kind), timeout=self.settings.whoop_request_deadline
+                )
+            except AuthError:
+                raise
+            except (WhoopkitError, TimeoutError) as exc:
+                logger.info("could not fetch older %s: %s", kind, type(exc).__name__)
+            rows = self.store.latest(user_id, kind, limit)
+        return Answer(rows, fresh)
 
     async def profile(self) -> Answer[UserBasicProfile]:
         """The member's profile (refreshed at most daily).

@@ -31,6 +31,7 @@ from typing import Any
 
 import anyio
 import filelock
+from pydantic import BaseModel
 
 from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
 from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
@@ -45,7 +46,9 @@ FILL = 21  # records a window aims for, of a page of 25: room for the data's day
 BATCH = 8  # windows of one collection in flight at once
 DEFAULT_DENSITY: dict[Collection, float] = {"cycles": 1.0, "recoveries": 1.0, "sleeps": 1.2, "workouts": 1.2}
 LOCK_TIMEOUT = 60.0
+MAX_CONFIRMATIONS = 25  # vanished records of one window confirmed by id before deleting them
 MAX_RATE_PAUSES = 20
+MAX_RATE_PAUSE = 120.0  # longer than this, WHOOP's limit is the daily one: fail instead of pausing
 
 ProgressFn = Callable[["SyncProgress"], None]
 
@@ -233,15 +236,55 @@ class Syncer:
         raws: Sequence[dict[str, Any]] | None,
         *,
         head: bool,
+        gone: Sequence[Any] | None = None,
     ) -> None:
         """Store one fully listed window: upsert, delete what vanished, mark the interval fetched."""
         done, deleted = self.store.commit_window(
-            user_id, run.kind, lo, hi, records, raws, self._clock(), head=head
+            user_id, run.kind, lo, hi, records, raws, self._clock(), head=head, gone=gone
         )
         run.report.new += done.new
         run.report.updated += done.updated
         run.report.unchanged += done.unchanged
         run.report.deleted += deleted
+
+    async def _by_id(self, kind: Collection, ident: Any) -> tuple[BaseModel, dict[str, Any]]:
+        return await self.client.record_with_raw(kind, ident)
+
+    async def _confirm_deletions(
+        self,
+        user_id: int,
+        run: _Run,
+        lo: int,
+        hi: int,
+        records: list[Any],
+        raws: list[dict[str, Any]],
+    ) -> list[Any]:
+        """Ids the window lacked that WHOOP confirms deleted (404 by id).
+
+        A record can also leave a window because its start was edited to another time; asking for it
+        by id tells the two apart, so a moved record is stored again instead of lost. Deletions are
+        rare, so this costs a request only when one happens (many at once are taken on trust).
+        """
+        key = "cycle_id" if run.kind == "recoveries" else "id"
+        seen = [getattr(r, key) for r in records]
+        candidates = await anyio.to_thread.run_sync(
+            lambda: self.store.missing(user_id, run.kind, lo, hi, seen)
+        )
+        if not candidates or len(candidates) > MAX_CONFIRMATIONS:
+            return candidates
+        found = await asyncio.gather(
+            *(self._by_id(run.kind, ident) for ident in candidates), return_exceptions=True
+        )
+        run.report.requests += len(candidates)
+        gone: list[Any] = []
+        for ident, result in zip(candidates, found, strict=True):
+            if isinstance(result, NotFoundError):
+                gone.append(ident)
+            elif isinstance(result, tuple):
+                records.append(result[0])
+                raws.append(result[1])
+            # Any other failure: not sure it is gone, so it stays until a later sync can tell.
+        return gone
 
     async def _fetch_windows(
         self, user_id: int, run: _Run, windows: Sequence[tuple[int, int]], *, head_hi: int | None
@@ -268,21 +311,28 @@ class Syncer:
                         failure = failure or result
                     else:
                         head = head_hi is not None and hi >= head_hi
+                        records, raws = result
+                        gone = await self._confirm_deletions(user_id, run, lo, hi, records, raws)
 
                         def commit(
                             lo: int = lo,
                             hi: int = hi,
-                            got: tuple[list[Any], list[dict[str, Any]]] = result,
+                            records: list[Any] = records,
+                            raws: list[dict[str, Any]] = raws,
                             head: bool = head,
+                            gone: list[Any] = gone,
                         ) -> None:
-                            self._commit(user_id, run, lo, hi, got[0], got[1], head=head)
+                            self._commit(user_id, run, lo, hi, records, raws, head=head, gone=gone)
 
                         await anyio.to_thread.run_sync(commit)
                 if failure is not None:
                     raise failure
                 if not limited:
                     break
-                wait = min(max(pause, 1.0), 120.0)
+                if pause > MAX_RATE_PAUSE:
+                    # The day's budget is spent: waiting hours in a sync helps nobody.
+                    raise RateLimitedError(pause)
+                wait = max(pause, 1.0)
                 logger.info("rate limited; sync of %s pauses %.0f s", run.kind, wait)
                 await self._sleep(wait)
                 pending = limited
@@ -295,7 +345,9 @@ class Syncer:
             try:
                 return await call()
             except RateLimitedError as exc:
-                wait = min(max(exc.retry_after, 1.0), 120.0)
+                if exc.retry_after > MAX_RATE_PAUSE:
+                    raise
+                wait = max(exc.retry_after, 1.0)
                 logger.info("rate limited; sync pauses %.0f s", wait)
                 await self._sleep(wait)
         return await call()
@@ -370,17 +422,64 @@ class Syncer:
             density = self._density(user_id, kind, self.store.sync_state(user_id, kind), now)
             windows = [w for a, b in parts for w in _window_plan(a, b, density)]
             await self._fetch_windows(user_id, run, windows, head_hi=now)
+            if any(b >= now for _, b in parts):
+                await self._old_pending(user_id, run, now)
             if kind == "recoveries" or kind == "sleeps":
                 await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
 
         await self._locked(kind, 5.0, work)
 
+    async def newest(self, user_id: int, kind: Collection) -> None:
+        """Fetch the newest page of ``kind`` (however far back it reaches): "the last N" on a new store.
+
+        Raises:
+            AuthError, WhoopUnavailableError, RateLimitedError, WhoopAPIError: WHOOP could not serve.
+        """
+        run = _Run(kind, CollectionReport(), None)
+
+        async def work() -> None:
+            await self._first_page(user_id, run, None, self._now_ms())
+
+        await self._locked(kind, 5.0, work)
+
+    async def _old_pending(self, user_id: int, run: _Run, now: int) -> None:
+        """Ask by id for records still PENDING_SCORE from before the re-listed lookback.
+
+        The head re-lists back to pending records of the last ``PENDING_LOOKBACK_DAYS``; older ones (a
+        strap synced weeks late) are few, so fetching each by id beats re-listing months.
+        """
+        before = now - PENDING_LOOKBACK_DAYS * DAY_MS
+        ids = await anyio.to_thread.run_sync(
+            lambda: self.store.pending_ids(user_id, run.kind, before, MAX_CONFIRMATIONS)
+        )
+        if not ids:
+            return
+        found = await asyncio.gather(*(self._by_id(run.kind, i) for i in ids), return_exceptions=True)
+        run.report.requests += len(ids)
+        fresh = [r for r in found if isinstance(r, tuple)]
+        gone = [i for i, r in zip(ids, found, strict=True) if isinstance(r, NotFoundError)]
+
+        def store() -> None:
+            done = self.store.upsert(
+                user_id, run.kind, [r[0] for r in fresh], self._clock(), [r[1] for r in fresh]
+            )
+            run.report.updated += done.updated
+            run.report.deleted += self.store.delete_ids(user_id, run.kind, gone)
+
+        await anyio.to_thread.run_sync(store)
+
     # ------------------------------------------------------------------ full sync
 
     async def sync_all(
-        self, user_id: int, *, days: int | None = None, progress: ProgressFn | None = None
+        self,
+        user_id: int,
+        *,
+        days: int | None = None,
+        since: datetime | None = None,
+        progress: ProgressFn | None = None,
     ) -> SyncReport:
-        """Refresh the head of every collection, then backfill: ``days`` back, or all of history.
+        """Refresh the head of every collection, then backfill: to ``since`` (or ``days`` back), or all of
+        history.
 
         Raises:
             AuthError, WhoopUnavailableError, WhoopAPIError: WHOOP could not serve (work done so far is kept).
@@ -392,7 +491,7 @@ class Syncer:
         _raise_first(
             await asyncio.gather(
                 *(
-                    self._sync_one(user_id, _Run(k, report.collections[k], progress), days)
+                    self._sync_one(user_id, _Run(k, report.collections[k], progress), days, since)
                     for k in COLLECTIONS
                 ),
                 self.refresh_profile(user_id, max_age=3600.0),
@@ -403,16 +502,20 @@ class Syncer:
         report.seconds = time.perf_counter() - started
         return report
 
-    async def _sync_one(self, user_id: int, run: _Run, days: int | None) -> None:
+    async def _sync_one(self, user_id: int, run: _Run, days: int | None, since: datetime | None) -> None:
         now = self._now_ms()
-        # A floor on a day boundary: a second sync the same day finds no sliver of new gap at the bottom.
-        floor = (now - days * DAY_MS) // DAY_MS * DAY_MS if days is not None else None
+        # A floor on a day boundary, a day further back than asked: a second sync the same day finds no
+        # sliver of new gap at the bottom, and a question about those N local days in any zone is inside.
+        floor = (now - (days + 1) * DAY_MS) // DAY_MS * DAY_MS if days is not None else None
+        if since is not None:
+            floor = to_ms(since)
 
         async def head() -> None:
             if self.store.sync_state(user_id, run.kind).covered_to is None:
                 await self._first_page(user_id, run, floor, now)
             else:
                 await self._head(user_id, run, now)
+                await self._old_pending(user_id, run, now)
 
         await self._locked(run.kind, LOCK_TIMEOUT, head)
         # Each backfill step takes the lock on its own, so the other process's questions get a turn.

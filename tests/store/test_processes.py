@@ -65,10 +65,7 @@ def rows(home: Path) -> dict[str, list[tuple[str, str]]]:
         out: dict[str, list[tuple[str, str]]] = {}
         for table in TABLES:
             key = "cycle_id" if table == "recoveries" else "id"
-            out[table] = sorted(
-                (str(k), raw)
-                for k, raw in conn.execute(f"SELECT {key}, raw FROM {table}")
-            )
+            out[table] = sorted((str(k), raw) for k, raw in conn.execute(f"SELECT {key}, raw FROM {table}"))
         return out
 
 

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import filelock
 from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
@@ -278,7 +279,18 @@ class Store:
                 ) from None
         engine = _engine(url)
         try:
-            _migrate(engine, location)
+            if path is not None:
+                # Two processes opening a new file at once must not both run the first migration.
+                with filelock.FileLock(f"{path}.migrate.lock", thread_local=False).acquire(timeout=60):
+                    _migrate(engine, location)
+            else:
+                _migrate(engine, location)
+        except filelock.Timeout:
+            engine.dispose()
+            raise StoreError(
+                f"Another process is migrating the history database {location}; try again in a minute.",
+                location=location,
+            ) from None
         except StoreError:
             engine.dispose()
             raise
@@ -301,14 +313,38 @@ class Store:
     def _write(self) -> Iterator[Connection]:
         # One writer per process at a time keeps SQLite from ever needing the busy timeout within a
         # process; across processes WAL's busy timeout takes over.
-        with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: SQLAlchemyError) -> StoreError:
+        if is_locked_error(exc):
+            return StoreError(
+                f"The history database {self.location} is busy (another process held it for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s); try again in a moment.",
+                location=self.location,
+            )
+        return StoreError(
+            f"The history database {self.location} could not be used "
+            f"({type(exc).__name__}: {_first_line(exc)}).",
+            location=self.location,
+        )
 
     # ------------------------------------------------------------------ checks
 
     def schema_revision(self) -> str | None:
         """The database's Alembic revision."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return _current_revision(conn)
 
     @staticmethod
@@ -320,7 +356,7 @@ class Store:
         """None when the database is sound, else what is wrong (SQLite's ``PRAGMA integrity_check``)."""
         if not _is_sqlite(str(self.engine.url)):
             return None
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = [str(r[0]) for r in conn.execute(text("PRAGMA integrity_check")).fetchall()]
         return None if rows == ["ok"] else "; ".join(rows[:5])
 
@@ -353,17 +389,23 @@ class Store:
         synced: datetime,
         *,
         head: bool,
+        gone: Sequence[Any] | None = None,
     ) -> tuple[Upserted, int]:
         """In one transaction: upsert a fully listed window ``[lo, hi)``, delete what vanished from it,
         and mark it fetched (``head``: it reached "now", so the collection counts as up to date).
 
+        ``gone`` names the ids WHOOP confirmed deleted; None deletes whatever the listing lacked.
         Returns what the upsert did and how many rows were deleted.
         """
         key = "cycle_id" if kind == "recoveries" else "id"
         with self._write() as conn:
             _bump_version(conn)
             done = self._upsert(conn, user_id, kind, records, synced, raws)
-            deleted = self._delete_missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
+            if gone is None:
+                gone = self._missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
+            deleted = self._delete(conn, user_id, kind, gone)
+            if kind == "sleeps" and records:
+                self._recovery_starts_from(conn, user_id, [str(r.id) for r in records])
             state = self._read_state(conn, user_id, kind)
             state.add(lo, hi)
             state.last_attempt_ms = to_ms(synced)
@@ -372,6 +414,21 @@ class Store:
                 state.last_error = None
             self._save_state(conn, user_id, kind, state)
         return done, deleted
+
+    @staticmethod
+    def _recovery_starts_from(conn: Connection, user_id: int, sleep_ids: Sequence[str]) -> None:
+        # Recoveries stored before their sleeps carry an estimated start: correct it now.
+        rec, sleeps = schema.recoveries, schema.sleeps
+        start = (
+            select(sleeps.c.start_ms)
+            .where(sleeps.c.user_id == rec.c.user_id, sleeps.c.id == rec.c.sleep_id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(rec)
+            .where(rec.c.user_id == user_id, rec.c.sleep_id.in_(list(sleep_ids)), rec.c.start_ms != start)
+            .values(start_ms=start)
+        )
 
     def _upsert(
         self,
@@ -478,39 +535,55 @@ class Store:
         return int(result.rowcount or 0)
 
     def delete_missing(self, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]) -> int:
-        """Delete stored records starting in ``[lo, hi)`` that WHOOP no longer lists; returns how many.
-
-        A deleted sleep takes its recovery with it, as on WHOOP. A recovery is only judged by a window
-        once its sleep is stored, since until then its start time is an estimate.
-        """
+        """Delete stored records starting in ``[lo, hi)`` that are not in ``seen``; returns how many."""
         with self._write() as conn:
             _bump_version(conn)
-            return self._delete_missing(conn, user_id, kind, lo, hi, seen)
+            return self._delete(conn, user_id, kind, self._missing(conn, user_id, kind, lo, hi, seen))
 
-    def _delete_missing(
+    def missing(self, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]) -> list[Any]:
+        """Ids of stored records starting in ``[lo, hi)`` that a full listing of that window lacked.
+
+        A recovery is judged by its sleep's start (what WHOOP filters on), so only once its sleep is
+        stored; until then its own start is an estimate. (A deleted sleep takes its recovery along.)
+        """
+        with self._read() as conn:
+            return self._missing(conn, user_id, kind, lo, hi, seen)
+
+    def _missing(
         self, conn: Connection, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]
-    ) -> int:
+    ) -> list[Any]:
         table = TABLES[kind]
         key = table.c[_KEY[kind]]
         keep = {str(s) if kind in ("sleeps", "workouts") else s for s in seen}
-        where = and_(table.c.user_id == user_id, table.c.start_ms >= lo, table.c.start_ms < hi)
-        query = select(key).where(where)
         if kind == "recoveries":
             sleeps = schema.sleeps
-            query = query.where(
-                select(sleeps.c.id)
-                .where(sleeps.c.user_id == user_id, sleeps.c.id == table.c.sleep_id)
-                .exists()
+            query = (
+                select(key)
+                .select_from(
+                    table.join(
+                        sleeps, and_(sleeps.c.user_id == table.c.user_id, sleeps.c.id == table.c.sleep_id)
+                    )
+                )
+                .where(table.c.user_id == user_id, sleeps.c.start_ms >= lo, sleeps.c.start_ms < hi)
             )
-        doomed = [r[0] for r in conn.execute(query) if r[0] not in keep]
+        else:
+            query = select(key).where(
+                table.c.user_id == user_id, table.c.start_ms >= lo, table.c.start_ms < hi
+            )
+        return [r[0] for r in conn.execute(query) if r[0] not in keep]
+
+    def _delete(self, conn: Connection, user_id: int, kind: Collection, doomed: Sequence[Any]) -> int:
         if not doomed:
             return 0
-        conn.execute(delete(table).where(table.c.user_id == user_id, key.in_(doomed)))
+        table = TABLES[kind]
+        key = table.c[_KEY[kind]]
+        ids = [str(d) if kind in ("sleeps", "workouts") else d for d in doomed]
+        conn.execute(delete(table).where(table.c.user_id == user_id, key.in_(ids)))
         if kind == "sleeps":
             rec = schema.recoveries
-            conn.execute(delete(rec).where(rec.c.user_id == user_id, rec.c.sleep_id.in_(doomed)))
-        logger.info("removed %d %s that WHOOP no longer lists", len(doomed), kind)
-        return len(doomed)
+            conn.execute(delete(rec).where(rec.c.user_id == user_id, rec.c.sleep_id.in_(ids)))
+        logger.info("removed %d %s that WHOOP no longer has", len(ids), kind)
+        return len(ids)
 
     def records(self, user_id: int, kind: Collection, lo: datetime, hi: datetime) -> list[Any]:
         """Records starting in ``[lo, hi)``, newest first, as v2 models."""
@@ -521,7 +594,7 @@ class Store:
             .order_by(table.c.start_ms.desc())
         )
         model = MODELS[kind]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
 
     def latest(self, user_id: int, kind: Collection, limit: int) -> list[Any]:
@@ -534,7 +607,7 @@ class Store:
             .limit(limit)
         )
         model = MODELS[kind]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
 
     def raw_records(
@@ -547,13 +620,13 @@ class Store:
             query = query.where(table.c.start_ms >= to_ms(lo))
         if hi is not None:
             query = query.where(table.c.start_ms < to_ms(hi))
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return [json.loads(raw) for (raw,) in conn.execute(query.order_by(table.c.start_ms))]
 
     def oldest_pending(self, user_id: int, kind: Collection, since_ms: int) -> int | None:
         """The start of the oldest record since ``since_ms`` that WHOOP has not scored yet."""
         table = TABLES[kind]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             value = conn.execute(
                 select(func.min(table.c.start_ms)).where(
                     table.c.user_id == user_id,
@@ -563,10 +636,37 @@ class Store:
             ).scalar()
         return None if value is None else int(value)
 
+    def pending_ids(self, user_id: int, kind: Collection, before_ms: int, limit: int) -> list[Any]:
+        """Ids of up to ``limit`` records starting before ``before_ms`` that are still PENDING_SCORE."""
+        table = TABLES[kind]
+        key = table.c[_KEY[kind]]
+        with self._read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    select(key)
+                    .where(
+                        table.c.user_id == user_id,
+                        table.c.score_state == "PENDING_SCORE",
+                        table.c.start_ms < before_ms,
+                    )
+                    .order_by(table.c.start_ms.desc())
+                    .limit(limit)
+                )
+            ]
+
+    def delete_ids(self, user_id: int, kind: Collection, ids: Sequence[Any]) -> int:
+        """Delete records WHOOP confirmed gone; returns how many."""
+        if not ids:
+            return 0
+        with self._write() as conn:
+            _bump_version(conn)
+            return self._delete(conn, user_id, kind, ids)
+
     def density(self, user_id: int, kind: Collection, lo: int, hi: int) -> float | None:
         """Records per day in ``[lo, hi)``, or None when that span holds too few to tell."""
         table = TABLES[kind]
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             count = conn.execute(
                 select(func.count()).where(
                     table.c.user_id == user_id, table.c.start_ms >= lo, table.c.start_ms < hi
@@ -577,7 +677,7 @@ class Store:
 
     def has_records(self, user_id: int, kinds: Sequence[Collection]) -> bool:
         """Whether any of ``kinds`` holds a row for the user."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             for kind in kinds:
                 table = TABLES[kind]
                 if conn.execute(select(table.c.user_id).where(table.c.user_id == user_id).limit(1)).first():
@@ -587,7 +687,7 @@ class Store:
     def latest_offset(self, user_id: int) -> timedelta | None:
         """The timezone offset of the user's newest stored cycle."""
         table = schema.cycles
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             value = conn.execute(
                 select(table.c.timezone_offset)
                 .where(table.c.user_id == user_id)
@@ -650,20 +750,20 @@ class Store:
     def profile(self, user_id: int) -> UserBasicProfile | None:
         """The stored profile."""
         table = schema.profiles
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             raw = conn.execute(select(table.c.raw).where(table.c.user_id == user_id)).scalar()
         return None if raw is None else UserBasicProfile.model_validate_json(raw)
 
     def body(self, user_id: int) -> UserBodyMeasurement | None:
         """The stored body measurements."""
         table = schema.body_measurements
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             raw = conn.execute(select(table.c.raw).where(table.c.user_id == user_id)).scalar()
         return None if raw is None else UserBodyMeasurement.model_validate_json(raw)
 
     def meta_synced(self, user_id: int, what: str) -> datetime | None:
         """When the profile (``what="profile"``) or body measurements were last fetched."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             if what == "profile":
                 table = schema.profiles
                 value = conn.execute(select(table.c.synced_ms).where(table.c.user_id == user_id)).scalar()
@@ -674,9 +774,14 @@ class Store:
                 value = int(raw) if raw else None
         return from_ms(value)
 
+    def forget_local_user(self) -> None:
+        """Forget which WHOOP member this store belongs to (the next read asks WHOOP)."""
+        with self._write() as conn:
+            conn.execute(delete(schema.meta).where(schema.meta.c.key == "local_user_id"))
+
     def data_version(self) -> int:
         """A counter that every change to stored records moves (derived views compare it)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             value = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "data_version")
             ).scalar()
@@ -684,7 +789,7 @@ class Store:
 
     def local_user_id(self) -> int | None:
         """The WHOOP user this local store belongs to (the last one who synced), if known."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             value = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "local_user_id")
             ).scalar()
@@ -707,7 +812,7 @@ class Store:
 
     def sync_state(self, user_id: int, kind: Collection) -> SyncState:
         """The collection's checkpoint (empty when never synced)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._read_state(conn, user_id, kind)
 
     def save_sync_state(self, user_id: int, kind: Collection, state: SyncState) -> None:
@@ -766,7 +871,7 @@ class Store:
             if user_id is None:
                 out.collections[kind] = CollectionStatus(0, None, None, None, False)
                 continue
-            with self.engine.connect() as conn:
+            with self._read() as conn:
                 count, oldest, newest = conn.execute(
                     select(func.count(), func.min(table.c.start_ms), func.max(table.c.start_ms)).where(
                         table.c.user_id == user_id
@@ -843,6 +948,11 @@ def _sqlite_problem(path: Path) -> str | None:
             row = conn.execute("PRAGMA quick_check").fetchone()
         finally:
             conn.close()
+    except sqlite3.OperationalError as exc:
+        # Locked or busy (another process is writing), or not openable (permissions): none of these is
+        # corruption, and moving a healthy database aside would lose its history.
+        logger.debug("quick_check could not run on %s: %s", path, exc)
+        return None
     except sqlite3.DatabaseError as exc:
         return str(exc)
     if row is None or row[0] != "ok":

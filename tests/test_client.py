@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,13 +12,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import anyio
-import anyio.lowlevel
 import httpx
 import pytest
 
 from tests.helpers.clock import FakeClock
-from whoopkit.client import USER_AGENT, Collected, WhoopClient, format_datetime
+from whoopkit.client import USER_AGENT, WhoopClient, format_datetime
 from whoopkit.errors import (
     AuthError,
     NotFoundError,
@@ -44,14 +41,6 @@ Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 def _example(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
     return data
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 class FakeTokens:
@@ -122,8 +111,6 @@ async def make_client(clock: FakeClock) -> Any:
         opened.append(http)
         tokens = tokens or FakeTokens()
         kwargs.setdefault("sleep", clock.sleep)
-        kwargs.setdefault("clock", clock)
-        kwargs.setdefault("now", lambda: NOW)
         client = WhoopClient(http, tokens, api_base_url=BASE, **kwargs)
         return client, recorder, tokens
 
@@ -165,7 +152,7 @@ async def test_requests_carry_the_bearer_token_our_user_agent_and_accept_json(ma
     assert request.headers["user-agent"] == USER_AGENT
     assert USER_AGENT.startswith("whoopkit/")
     assert request.headers["accept"] == "application/json"
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_every_example_in_the_spec_parses_through_the_client(make_client: Any) -> None:
@@ -253,12 +240,12 @@ async def test_a_limit_outside_one_to_twenty_five_is_refused_before_sending(make
 
 
 async def test_a_429_with_retry_after_is_waited_out_and_retried(make_client: Any, clock: FakeClock) -> None:
-    client, _, _ = make_client(
+    client, rec, _ = make_client(
         _sequence(_json({}, 429, {"Retry-After": "2"}), _json(PROFILE)),
     )
     assert (await client.get_profile()).user_id == PROFILE["user_id"]
     assert clock.sleeps == [2.0]
-    assert client.upstream_requests == 2
+    assert len(rec.requests) == 2
 
 
 async def test_a_429_with_only_x_ratelimit_reset_waits_that_many_seconds(
@@ -274,27 +261,27 @@ async def test_a_429_with_only_x_ratelimit_reset_waits_that_many_seconds(
 async def test_a_429_asking_for_longer_than_the_budget_fails_at_once_with_retry_after(
     make_client: Any, clock: FakeClock
 ) -> None:
-    client, _, _ = make_client(_sequence(_json({}, 429, {"Retry-After": "45"})))
+    client, rec, _ = make_client(_sequence(_json({}, 429, {"Retry-After": "45"})))
     with pytest.raises(RateLimitedError) as info:
         await client.get_profile()
     assert info.value.retry_after == 45.0
     assert "45" in str(info.value)
     assert clock.sleeps == []
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_repeated_429s_stop_once_the_wait_budget_is_spent(make_client: Any, clock: FakeClock) -> None:
-    client, _, _ = make_client(lambda r: _json({}, 429, {"Retry-After": "4"}))
+    client, rec, _ = make_client(lambda r: _json({}, 429, {"Retry-After": "4"}))
     with pytest.raises(RateLimitedError):
         await client.get_profile()
     assert clock.sleeps == [4.0, 4.0]  # a third wait would exceed the 10 s budget
-    assert client.upstream_requests == 3
+    assert len(rec.requests) == 3
 
 
 async def test_a_5xx_is_retried_with_backoff_and_then_succeeds(make_client: Any, clock: FakeClock) -> None:
-    client, _, _ = make_client(_sequence(_json({}, 503), _json({}, 500), _json(PROFILE)))
+    client, rec, _ = make_client(_sequence(_json({}, 503), _json({}, 500), _json(PROFILE)))
     await client.get_profile()
-    assert client.upstream_requests == 3
+    assert len(rec.requests) == 3
     assert len(clock.sleeps) == 2
     assert 0.25 <= clock.sleeps[0] <= 0.5 and 0.5 <= clock.sleeps[1] <= 1.0  # jittered, growing
 
@@ -302,54 +289,46 @@ async def test_a_5xx_is_retried_with_backoff_and_then_succeeds(make_client: Any,
 async def test_persistent_5xx_gives_whoop_unavailable_after_bounded_retries(
     make_client: Any, clock: FakeClock
 ) -> None:
-    client, _, _ = make_client(lambda r: _json({"message": "boom"}, 502))
+    client, rec, _ = make_client(lambda r: _json({"message": "boom"}, 502))
     with pytest.raises(WhoopUnavailableError, match="try again") as info:
         await client.get_profile()
     assert "unreachable" in str(info.value)
-    assert client.upstream_requests == 4  # 1 + max_retries
+    assert len(rec.requests) == 4  # 1 + max_retries
     assert len(clock.sleeps) == 3
 
 
 async def test_a_timeout_is_retried_and_the_retry_succeeds(make_client: Any) -> None:
-    client, _, _ = make_client(_sequence(httpx.ReadTimeout("slow"), _json(PROFILE)))
+    client, rec, _ = make_client(_sequence(httpx.ReadTimeout("slow"), _json(PROFILE)))
     assert (await client.get_profile()).email == PROFILE["email"]
-    assert client.upstream_requests == 2
+    assert len(rec.requests) == 2
 
 
 async def test_persistent_connection_errors_give_whoop_unavailable(make_client: Any) -> None:
-    client, _, _ = make_client(_sequence(*(httpx.ConnectError("refused") for _ in range(4))), max_retries=3)
+    client, rec, _ = make_client(_sequence(*(httpx.ConnectError("refused") for _ in range(4))), max_retries=3)
     with pytest.raises(WhoopUnavailableError, match="please try again"):
         await client.get_profile()
-    assert client.upstream_requests == 4
+    assert len(rec.requests) == 4
 
 
 async def test_timeouts_with_max_retries_zero_fail_on_the_first_attempt(make_client: Any) -> None:
-    client, _, _ = make_client(_sequence(httpx.ConnectTimeout("slow")), max_retries=0)
+    client, rec, _ = make_client(_sequence(httpx.ConnectTimeout("slow")), max_retries=0)
     with pytest.raises(WhoopUnavailableError, match="timed out"):
         await client.get_profile()
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_delete_is_never_retried_on_5xx(make_client: Any, clock: FakeClock) -> None:
-    client, _, _ = make_client(lambda r: _json({}, 500))
+    client, rec, _ = make_client(lambda r: _json({}, 500))
     with pytest.raises(WhoopUnavailableError):
         await client.revoke_access()
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
     assert clock.sleeps == []
 
 
-async def test_revoke_access_sends_delete_and_clears_the_cache(make_client: Any) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "DELETE":
-            return httpx.Response(204)
-        return _json(PROFILE)
-
-    client, rec, _ = make_client(handler)
-    await client.get_profile()
-    await client.revoke_access()
-    assert (rec.requests[1].method, rec.requests[1].url.path) == ("DELETE", "/developer/v2/user/access")
-    await client.get_profile()
-    assert client.upstream_requests == 3
+async def test_revoke_access_sends_one_delete_to_the_access_endpoint(make_client: Any) -> None:
+    client, rec, _ = make_client(lambda r: httpx.Response(204))
+    assert await client.revoke_access() is None
+    assert [(r.method, r.url.path) for r in rec.requests] == [("DELETE", "/developer/v2/user/access")]
 
 
 # ---------------------------------------------------------------- auth
@@ -363,13 +342,13 @@ async def test_a_401_refreshes_the_token_once_and_retries_with_the_new_one(make_
 
 
 async def test_a_second_401_after_refreshing_is_an_auth_error_pointing_at_login(make_client: Any) -> None:
-    client, _, tokens = make_client(lambda r: _json({}, 401))
+    client, rec, tokens = make_client(lambda r: _json({}, 401))
     with pytest.raises(TokenRefreshError) as info:
         await client.get_profile()
     assert isinstance(info.value, AuthError)
     assert "http://localhost:3000/login" in str(info.value)
     assert tokens.refreshed_for == ["token-1"]
-    assert client.upstream_requests == 2
+    assert len(rec.requests) == 2
 
 
 async def test_a_second_401_names_whoops_reason_such_as_a_missing_scope(make_client: Any) -> None:
@@ -403,15 +382,15 @@ async def test_errors_from_the_token_provider_propagate_unchanged(make_client: A
 
 
 async def test_a_404_is_not_found(make_client: Any) -> None:
-    client, _, _ = make_client(lambda r: _json({"message": "no"}, 404))
+    client, rec, _ = make_client(lambda r: _json({"message": "no"}, 404))
     with pytest.raises(NotFoundError) as info:
         await client.get_cycle(42)
     assert info.value.status == 404
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_a_400_is_an_api_error_with_whoops_text_but_never_the_token(make_client: Any) -> None:
-    client, _, _ = make_client(
+    client, rec, _ = make_client(
         lambda r: _json({"message": "limit must be <= 25 (you sent token-1)"}, 400),
     )
     with pytest.raises(WhoopAPIError) as info:
@@ -419,7 +398,7 @@ async def test_a_400_is_an_api_error_with_whoops_text_but_never_the_token(make_c
     assert info.value.status == 400
     assert "limit must be <= 25" in str(info.value)
     assert "token-1" not in str(info.value)
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_a_redirect_is_an_api_error_not_an_empty_success(make_client: Any) -> None:
@@ -458,71 +437,41 @@ async def test_debug_logs_name_method_path_and_status_but_never_the_token(
     assert "token-1" not in text and "token-2" not in text and "Bearer" not in text
 
 
-# ---------------------------------------------------------------- cache and in-flight sharing
+# ---------------------------------------------------------------- in-flight sharing, no response cache
 
 
-async def test_a_repeat_within_the_ttl_is_served_from_the_cache(make_client: Any, clock: FakeClock) -> None:
-    client, _, _ = make_client(lambda r: _json(PROFILE), cache_ttl=60)
-    await client.get_profile()
-    before = client.upstream_requests
-    clock.now += 59
-    await client.get_profile()
-    assert client.upstream_requests - before == 0
-    clock.now += 2
-    await client.get_profile()
-    assert client.upstream_requests == 2
-
-
-async def test_the_cache_key_includes_the_query_parameters(make_client: Any) -> None:
-    client, _, _ = make_client(lambda r: _json({"records": []}))
-    await client.list_cycles(limit=5)
-    await client.list_cycles(limit=5)
-    await client.list_cycles(limit=6)
-    assert client.upstream_requests == 2
-
-
-async def test_a_ttl_of_zero_disables_the_cache(make_client: Any) -> None:
-    client, _, _ = make_client(lambda r: _json(PROFILE), cache_ttl=0)
+async def test_identical_requests_one_after_another_each_reach_whoop(make_client: Any) -> None:
+    client, rec, _ = make_client(lambda r: _json(PROFILE))
     await client.get_profile()
     await client.get_profile()
-    assert client.upstream_requests == 2
+    assert len(rec.requests) == 2
 
 
-async def test_clear_cache_forces_a_fresh_request(make_client: Any) -> None:
-    client, _, _ = make_client(lambda r: _json(PROFILE))
-    await client.get_profile()
-    client.clear_cache()
-    await client.get_profile()
-    assert client.upstream_requests == 2
-
-
-async def test_errors_are_never_cached(make_client: Any) -> None:
+async def test_a_failed_request_is_not_reused_by_the_next_identical_one(make_client: Any) -> None:
     client, _, _ = make_client(_sequence(_json({}, 404), _json(PROFILE)))
     with pytest.raises(NotFoundError):
         await client.get_profile()
     assert (await client.get_profile()).user_id == PROFILE["user_id"]
 
 
-async def test_each_client_instance_has_its_own_cache(make_client: Any) -> None:
-    first, _, _ = make_client(lambda r: _json(PROFILE))
-    second, _, _ = make_client(lambda r: _json(PROFILE))
-    await first.get_profile()
-    await second.get_profile()
-    assert first.upstream_requests == 1 and second.upstream_requests == 1
-
-
 async def test_concurrent_identical_requests_share_one_upstream_request(make_client: Any) -> None:
-    client, rec, _ = make_client(lambda r: _json(PROFILE), cache_ttl=0)
+    client, rec, _ = make_client(lambda r: _json(PROFILE))
     profiles = await asyncio.gather(*(client.get_profile() for _ in range(10)))
     assert all(p == profiles[0] for p in profiles)
-    assert client.upstream_requests == 1 and len(rec.requests) == 1
+    assert len(rec.requests) == 1
+
+
+async def test_concurrent_requests_with_different_parameters_are_not_shared(make_client: Any) -> None:
+    client, rec, _ = make_client(lambda r: _json({"records": []}))
+    await asyncio.gather(client.list_cycles(limit=5), client.list_cycles(limit=6))
+    assert sorted(r.url.params["limit"] for r in rec.requests) == ["5", "6"]
 
 
 async def test_concurrent_identical_requests_all_see_the_shared_failure(make_client: Any) -> None:
-    client, _, _ = make_client(lambda r: _json({}, 404))
+    client, rec, _ = make_client(lambda r: _json({}, 404))
     results = await asyncio.gather(*(client.get_profile() for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, NotFoundError) for r in results)
-    assert client.upstream_requests == 1
+    assert len(rec.requests) == 1
 
 
 async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(make_client: Any) -> None:
@@ -532,7 +481,7 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(make_cli
         await release.wait()
         return _json(PROFILE)
 
-    client, _, _ = make_client(handler)
+    client, rec, _ = make_client(handler)
     first = asyncio.ensure_future(client.get_profile())
     second = asyncio.ensure_future(client.get_profile())
     for _ in range(10):
@@ -541,274 +490,7 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(make_cli
     release.set()
     assert (await second).user_id == PROFILE["user_id"]
     assert first.cancelled()
-    assert client.upstream_requests == 1
-
-
-# ---------------------------------------------------------------- range helpers on a synthetic server
-
-
-class RangeServer:
-    """Serves synthetic collections with WHOOP's filtering (start <= record.start < end) and paging."""
-
-    def __init__(self) -> None:
-        self.cycles: list[dict[str, Any]] = []
-        self.sleeps: list[dict[str, Any]] = []
-        self.workouts: list[dict[str, Any]] = []
-        self.recoveries: list[dict[str, Any]] = []
-
-    def add_days(self, days: int, *, naps_every: int = 0, workouts_per_day: int = 1) -> None:
-        cycle_t = _example("cycle_collection.json")["records"][0]
-        sleep_t = _example("sleep_collection.json")["records"][0]
-        workout_t = _example("workout_collection.json")["records"][0]
-        recovery_t = _example("recovery_collection.json")["records"][0]
-        for day in range(days):
-            start = NOW - timedelta(days=day, hours=12)
-            cid = 10_000 - day
-            sleep_id = str(uuid4())
-            self.cycles.append(
-                {
-                    **copy.deepcopy(cycle_t),
-                    "id": cid,
-                    "start": _iso(start),
-                    "end": _iso(start + timedelta(days=1)),
-                }
-            )
-            self.sleeps.append(
-                {
-                    **copy.deepcopy(sleep_t),
-                    "id": sleep_id,
-                    "cycle_id": cid,
-                    "start": _iso(start),
-                    "end": _iso(start + timedelta(hours=8)),
-                    "nap": False,
-                }
-            )
-            self.recoveries.append(
-                {**copy.deepcopy(recovery_t), "cycle_id": cid, "sleep_id": sleep_id, "_start": _iso(start)}
-            )
-            if naps_every and day % naps_every == 0:
-                nap_start = start + timedelta(hours=10)
-                self.sleeps.append(
-                    {
-                        **copy.deepcopy(sleep_t),
-                        "id": str(uuid4()),
-                        "cycle_id": cid,
-                        "start": _iso(nap_start),
-                        "end": _iso(nap_start + timedelta(minutes=30)),
-                        "nap": True,
-                    }
-                )
-            for n in range(workouts_per_day):
-                w_start = start + timedelta(hours=1 + n)
-                self.workouts.append(
-                    {
-                        **copy.deepcopy(workout_t),
-                        "id": str(uuid4()),
-                        "start": _iso(w_start),
-                        "end": _iso(w_start + timedelta(minutes=45)),
-                    }
-                )
-
-    def collection(self, path: str) -> list[dict[str, Any]]:
-        return {
-            "/developer/v2/cycle": self.cycles,
-            "/developer/v2/recovery": self.recoveries,
-            "/developer/v2/activity/sleep": self.sleeps,
-            "/developer/v2/activity/workout": self.workouts,
-        }[path]
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        params = request.url.params
-        limit = int(params.get("limit", "10"))
-        if limit > 25:
-            return _json({"message": "limit too large"}, 400)
-        lo = _parse_iso(params["start"]) if "start" in params else datetime.min.replace(tzinfo=UTC)
-        hi = _parse_iso(params["end"]) if "end" in params else NOW
-        rows = [
-            r
-            for r in self.collection(request.url.path)
-            if lo <= _parse_iso(r.get("start") or r["_start"]) < hi
-        ]
-        rows.sort(key=lambda r: r.get("start") or r["_start"], reverse=True)
-        offset = int(params.get("nextToken", "0"))
-        chunk = rows[offset : offset + limit]
-        more = offset + limit < len(rows)
-        records = [{k: v for k, v in r.items() if not k.startswith("_")} for r in chunk]
-        return _json({"records": records, "next_token": str(offset + limit) if more else None})
-
-
-async def test_ninety_days_of_cycles_are_fetched_as_concurrent_windows_not_sequential_pages(
-    make_client: Any,
-) -> None:
-    server = RangeServer()
-    server.add_days(120)
-    client, rec, _ = make_client(server)
-    got = await client.cycles(NOW - timedelta(days=90))
-    assert isinstance(got, Collected)
-    expected = [c["id"] for c in server.cycles if _parse_iso(c["start"]) >= NOW - timedelta(days=90)]
-    assert [c.id for c in got.records] == expected
-    assert len(got.records) == 90 and not got.truncated
-    # ~4-5 windows, all in flight at the same time, no next_token follow-ups.
-    assert 4 <= len(rec.requests) <= 5
-    assert rec.max_in_flight == len(rec.requests)
-    assert all("nextToken" not in r.url.params and r.url.params["limit"] == "25" for r in rec.requests)
-
-
-@pytest.mark.parametrize(
-    ("method", "expected_requests"),
-    [("recoveries", 5), ("sleeps", 8), ("workouts", 12)],
-)
-async def test_each_range_helper_covers_ninety_days_in_one_concurrent_burst(
-    make_client: Any, method: str, expected_requests: int
-) -> None:
-    server = RangeServer()
-    server.add_days(100, naps_every=3, workouts_per_day=2)
-    client, rec, _ = make_client(server)
-    got = await getattr(client, method)(NOW - timedelta(days=90), NOW)
-    assert len(rec.requests) == expected_requests
-    assert rec.max_in_flight == expected_requests
-    assert all("nextToken" not in r.url.params for r in rec.requests)
-    assert not got.truncated
-    source = {"recoveries": server.recoveries, "sleeps": server.sleeps, "workouts": server.workouts}[method]
-    want = [r for r in source if _parse_iso(r.get("start") or r["_start"]) >= NOW - timedelta(days=90)]
-    assert len(got.records) == len(want)
-    if method != "recoveries":
-        starts = [r.start for r in got.records]
-        assert starts == sorted(starts, reverse=True)
-
-
-async def test_a_window_that_overflows_one_page_follows_next_token(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(30, workouts_per_day=5)  # 40 workouts in an 8-day window: overflows 25
-    client, rec, _ = make_client(server)
-    got = await client.workouts(NOW - timedelta(days=8), NOW)
-    assert len(got.records) == 40 and not got.truncated
-    assert [r.url.params.get("nextToken") for r in rec.requests] == [None, "25"]
-    assert len({w.id for w in got.records}) == 40
-
-
-async def test_max_records_truncates_and_says_so(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(60)
-    client, _, _ = make_client(server)
-    got = await client.cycles(NOW - timedelta(days=60), max_records=30)
-    assert got.truncated
-    assert [c.id for c in got.records] == [c["id"] for c in server.cycles[:30]]
-    exact = await client.cycles(NOW - timedelta(days=30), NOW, max_records=30)
-    assert len(exact.records) == 30 and not exact.truncated
-
-
-async def test_an_overflowing_window_stops_paging_once_max_records_is_reached(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(8, workouts_per_day=10)
-    client, rec, _ = make_client(server)
-    got = await client.workouts(NOW - timedelta(days=8), NOW, max_records=20)
-    assert got.truncated and len(got.records) == 20
     assert len(rec.requests) == 1
-
-
-async def test_records_seen_in_two_adjacent_windows_appear_once(make_client: Any) -> None:
-    cycle_t = _example("cycle_collection.json")["records"][0]
-    straddler = {**cycle_t, "id": 7, "start": _iso(NOW - timedelta(days=21))}
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        # WHOOP returns records that *intersect* a window, so a boundary record comes back twice.
-        return _json({"records": [straddler], "next_token": None})
-
-    client, rec, _ = make_client(handler)
-    got = await client.cycles(NOW - timedelta(days=40), NOW)
-    assert len(rec.requests) == 2
-    assert [c.id for c in got.records] == [7]
-
-
-async def test_recoveries_are_deduplicated_by_cycle_id(make_client: Any) -> None:
-    recovery = _example("recovery_collection.json")["records"][0]
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        return _json({"records": [recovery], "next_token": None})
-
-    client, _, _ = make_client(handler)
-    got = await client.recoveries(NOW - timedelta(days=60), NOW)
-    assert [r.cycle_id for r in got.records] == [recovery["cycle_id"]]
-
-
-async def test_an_open_ended_range_leaves_the_newest_window_open(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(10)
-    client, rec, _ = make_client(server)
-    await client.cycles(NOW - timedelta(days=5))
-    assert len(rec.requests) == 1
-    assert "end" not in rec.requests[0].url.params
-
-
-async def test_an_empty_range_sends_nothing(make_client: Any) -> None:
-    client, rec, _ = make_client(RangeServer())
-    got = await client.sleeps(NOW, NOW - timedelta(days=1))
-    assert got.records == [] and not got.truncated
-    assert rec.requests == []
-
-
-async def test_a_failing_window_fails_the_whole_range_with_a_library_error(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(60)
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.params["start"] < _iso(NOW - timedelta(days=30)):
-            return _json({}, 500)
-        return await server(request)
-
-    client, _, _ = make_client(handler, max_retries=1)
-    with pytest.raises(WhoopUnavailableError):
-        await client.cycles(NOW - timedelta(days=60), NOW)
-
-
-async def test_a_repeated_range_read_is_served_from_the_cache(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(100)
-    client, _, _ = make_client(server)
-    start = NOW - timedelta(days=90)
-    first = await client.cycles(start)
-    sent = client.upstream_requests
-    again = await client.cycles(start)
-    assert again == first and client.upstream_requests == sent
-
-
-# ---------------------------------------------------------------- latest
-
-
-async def test_latest_sleep_skips_naps_unless_asked(make_client: Any) -> None:
-    server = RangeServer()
-    server.add_days(5, naps_every=1)
-    client, rec, _ = make_client(server)
-    newest = await client.latest_sleep(include_naps=True)
-    assert newest is not None and newest.nap
-    main = await client.latest_sleep()
-    assert main is not None and not main.nap
-    assert main.id == UUID(server.sleeps[0]["id"])
-    assert len(rec.requests) == 2
-
-
-async def test_latest_sleep_looks_one_page_further_when_the_first_is_all_naps(make_client: Any) -> None:
-    sleep_t = _example("sleep_collection.json")["records"][0]
-    naps = [{**sleep_t, "id": str(uuid4()), "nap": True} for _ in range(10)]
-    main = {**sleep_t, "id": str(uuid4()), "nap": False}
-    client, rec, _ = make_client(
-        _sequence(
-            _json({"records": naps, "next_token": "p2"}), _json({"records": [main], "next_token": None})
-        )
-    )
-    got = await client.latest_sleep()
-    assert got is not None and str(got.id) == main["id"]
-    assert rec.requests[1].url.params["nextToken"] == "p2"
-
-
-async def test_latest_helpers_use_single_small_requests_and_handle_empty_accounts(make_client: Any) -> None:
-    client, rec, _ = make_client(lambda r: _json({"records": [], "next_token": None}))
-    assert await client.latest_cycle() is None
-    assert await client.latest_recovery() is None
-    assert await client.latest_workout() is None
-    assert await client.latest_sleep() is None
-    assert [r.url.params["limit"] for r in rec.requests] == ["1", "1", "1", "10"]
 
 
 # ---------------------------------------------------------------- rate limiter integration
@@ -818,11 +500,11 @@ async def test_the_rate_limiter_holds_requests_beyond_the_per_minute_budget(
     make_client: Any, clock: FakeClock
 ) -> None:
     limiter = RateLimiter(3, 60.0, clock=clock, sleep=clock.sleep)
-    client, _, _ = make_client(lambda r: _json({"records": []}), limiter=limiter, cache_ttl=0)
+    client, rec, _ = make_client(lambda r: _json({"records": []}), limiter=limiter)
     for n in range(1, 5):
         await client.list_cycles(limit=n)
     assert clock.sleeps == [60.0]
-    assert client.upstream_requests == 4
+    assert len(rec.requests) == 4
 
 
 async def test_a_429_also_holds_other_requests_through_the_limiter(
@@ -869,9 +551,7 @@ def fake() -> Any:
 @pytest.fixture
 async def fake_client(fake: Any, clock: FakeClock) -> AsyncIterator[WhoopClient]:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake), base_url="http://fake")
-    client = WhoopClient(
-        http, FakeAppTokens(fake), api_base_url="http://fake/developer", sleep=clock.sleep, now=lambda: NOW
-    )
+    client = WhoopClient(http, FakeAppTokens(fake), api_base_url="http://fake/developer", sleep=clock.sleep)
     yield client
     await http.aclose()
 
@@ -936,92 +616,6 @@ async def test_limit_and_next_token_page_through_the_fake_without_overlap(
     assert window.next_token is None
 
 
-@pytest.mark.parametrize(
-    ("method", "collection", "key"),
-    [
-        ("cycles", "cycle_collection", "id"),
-        ("recoveries", "recovery_collection", "cycle_id"),
-        ("sleeps", "sleep_collection", "id"),
-        ("workouts", "workout_collection", "id"),
-    ],
-)
-async def test_ninety_day_ranges_match_the_fakes_data_exactly(
-    fake: Any, fake_client: WhoopClient, method: str, collection: str, key: str
-) -> None:
-    lo = NOW - timedelta(days=90)
-    for hi in (None, NOW - timedelta(days=3)):
-        fake.reset_stats()
-        fake_client.clear_cache()
-        got = await getattr(fake_client, method)(lo, hi)
-        expected = _expected_ids(getattr(fake.data, collection), lo, hi)
-        assert [str(getattr(r, key)) for r in got.records] == expected
-        assert not got.truncated
-        # Windows sized to fit a page: no window needed a second (sequential) page.
-        assert fake.stats.requests == len(fake_client._windows(lo, hi, _WINDOW_DAYS[method]))
-
-
-_WINDOW_DAYS = {"cycles": 20.0, "recoveries": 20.0, "sleeps": 12.0, "workouts": 8.0}
-
-
-async def test_a_ninety_day_read_of_everything_on_the_fake_sends_every_request_in_one_concurrent_wave(
-    fake: Any,
-) -> None:
-    # Counting requests in flight, not seconds: every request is in flight at once exactly when the read
-    # costs one round trip whatever the latency (bench/ measures the seconds).
-    in_flight = peak = 0
-    release = anyio.Event()
-
-    async def counting_app(scope: Any, receive: Any, send: Any) -> None:
-        nonlocal in_flight, peak
-        if scope["type"] == "http":
-            in_flight += 1
-            peak = max(peak, in_flight)
-            with anyio.fail_after(5):
-                while in_flight < expected and not release.is_set():
-                    await anyio.lowlevel.checkpoint()
-            release.set()
-            try:
-                await fake(scope, receive, send)
-            finally:
-                in_flight -= 1
-        else:
-            await fake(scope, receive, send)
-
-    expected = 5 + 5 + 8 + 12  # the windows of 90 days: cycles/recoveries 20 d, sleeps 12 d, workouts 8 d
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=counting_app), base_url="http://fake")
-    client = WhoopClient(http, FakeAppTokens(fake), api_base_url="http://fake/developer", now=lambda: NOW)
-    lo = NOW - timedelta(days=90)
-    try:
-        results = await asyncio.gather(
-            client.cycles(lo), client.recoveries(lo), client.sleeps(lo), client.workouts(lo)
-        )
-    finally:
-        await http.aclose()
-    assert all(len(r.records) > 0 for r in results)
-    assert client.upstream_requests == expected
-    assert peak == expected
-
-
-async def test_max_records_on_the_fake_keeps_the_newest_and_flags_truncation(
-    fake: Any, fake_client: WhoopClient
-) -> None:
-    got = await fake_client.sleeps(NOW - timedelta(days=90), max_records=7)
-    assert got.truncated
-    assert [str(s.id) for s in got.records] == fake.data.sleep_collection.ids[:7]
-
-
-async def test_latest_helpers_agree_with_the_fake(fake: Any, fake_client: WhoopClient) -> None:
-    cycle = await fake_client.latest_cycle()
-    assert cycle is not None and cycle.id == fake.data.cycles[0]["id"]
-    recovery = await fake_client.latest_recovery()
-    assert recovery is not None and recovery.cycle_id == fake.data.recoveries[0]["cycle_id"]
-    main = await fake_client.latest_sleep()
-    first_main = next(s for s in fake.data.sleeps if not s["nap"])
-    assert main is not None and str(main.id) == first_main["id"]
-    newest = await fake_client.latest_sleep(include_naps=True)
-    assert newest is not None and str(newest.id) == fake.data.sleeps[0]["id"]
-
-
 async def test_an_expired_token_on_the_fake_is_refreshed_once_and_the_call_succeeds(
     fake: Any, fake_client: WhoopClient
 ) -> None:
@@ -1050,7 +644,7 @@ async def test_the_fakes_rate_limit_surfaces_as_rate_limited_error(clock: FakeCl
     fake = create(now=NOW, requests_per_minute=2)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as http:
         client = WhoopClient(
-            http, FakeAppTokens(fake), api_base_url="http://fake/developer", sleep=clock.sleep, cache_ttl=0
+            http, FakeAppTokens(fake), api_base_url="http://fake/developer", sleep=clock.sleep
         )
         await client.get_profile()
         await client.get_profile()
@@ -1070,10 +664,10 @@ async def test_revoking_access_on_the_fake_invalidates_the_token(fake: Any) -> N
         assert not fake.access_token_is_valid(tokens.token)
 
 
-async def test_concurrent_windows_that_all_hit_an_expired_token_share_a_single_refresh(
+async def test_concurrent_pages_that_all_hit_an_expired_token_share_a_single_refresh(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    """End to end with the real TokenManager: five windows get 401 at once, WHOOP sees one refresh."""
+    """End to end with the real TokenManager: five pages get 401 at once, WHOOP sees one refresh."""
     import time
 
     tokens_mod = pytest.importorskip("whoopkit.tokens")
@@ -1093,11 +687,12 @@ async def test_concurrent_windows_that_all_hit_an_expired_token_share_a_single_r
     store.save(tokens_mod.Token.from_response(fake.issue_token(), now=time.time()))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as http:
         manager = tokens_mod.TokenManager(store, oauth_mod.OAuthClient(http, settings))
-        client = WhoopClient(
-            http, manager, api_base_url=settings.whoop_api_base_url, sleep=clock.sleep, now=lambda: NOW
-        )
+        client = WhoopClient(http, manager, api_base_url=settings.whoop_api_base_url, sleep=clock.sleep)
         fake.expire_access_tokens()
-        got = await client.cycles(NOW - timedelta(days=90))
-    assert len(got.records) == len(_expected_ids(fake.data.cycle_collection, NOW - timedelta(days=90), None))
+        # Five different windows, so in-flight sharing cannot fold them into one request.
+        windows = [(NOW - timedelta(days=18 * (n + 1)), NOW - timedelta(days=18 * n)) for n in range(5)]
+        pages = await asyncio.gather(*(client.list_cycles(start=lo, end=hi, limit=25) for lo, hi in windows))
+    for (lo, hi), page in zip(windows, pages, strict=True):
+        assert [str(c.id) for c in page.records] == _expected_ids(fake.data.cycle_collection, lo, hi)[:25]
     assert fake.stats.token_grants["refresh_token"] == 1
     assert fake.stats.invalid_grants == 0

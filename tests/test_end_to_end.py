@@ -222,7 +222,6 @@ def test_the_web_app_and_the_mcp_server_share_one_token_file_through_login_refre
         #    refreshing with the dead refresh token (which would be invalid_grant and log everyone out).
         unauthorized_before = stats["unauthorized"]
         requests_before = stats["requests"]
-        web_whoop.client.clear_cache()
         page = web.get("/dashboard")
         assert page.status_code == 200, page.text
         assert dashboard_recovery(page.text) == shown

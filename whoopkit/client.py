@@ -1,15 +1,15 @@
-"""Async client of the WHOOP API v2 (consumer endpoints), with caching, retries and fast range reads.
+"""Async client of the WHOOP API v2 (consumer endpoints), with retries and shared in-flight GETs.
 
 Design notes (the WHY):
 
 * One injected ``httpx.AsyncClient``; timeouts are whatever the caller configured on it.
-* Every GET goes through a per-instance TTL cache (key: method + path + sorted params) and an
-  in-flight table so identical concurrent GETs share one upstream request. Errors are never cached.
-* Range helpers (``cycles()`` etc.) split ``[start, end)`` into date windows sized so that a window
-  normally fits one page of 25, and fetch all windows concurrently: 90 days of history costs about
-  one round trip of wall time instead of 4-10 sequential ``next_token`` pages.
+* No response cache: the history store (``whoopkit.store``) is the cache, and ``whoopkit.sync`` decides
+  what to fetch. Identical GETs that are in flight at the same moment still share one upstream request
+  (key: path + sorted params), because concurrent faces often ask the same thing at once.
+* The client reads single pages and single records; walking date ranges and ``next_token`` chains is
+  the syncer's job, so that there is one implementation of it.
 * Datetimes sent to WHOOP are ISO-8601 in UTC with a ``Z``. Naive datetimes are taken to be UTC
-  (documented choice: callers such as the MCP tools often build them from plain dates).
+  (documented choice: callers often build them from plain dates).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import httpx
@@ -39,7 +39,6 @@ from whoopkit.errors import (
 from whoopkit.models import (
     Cycle,
     Page,
-    RecordT,
     Recovery,
     Sleep,
     UserBasicProfile,
@@ -48,21 +47,14 @@ from whoopkit.models import (
 )
 from whoopkit.ratelimit import RateLimiter
 
-__all__ = ["USER_AGENT", "Collected", "TokenProvider", "WhoopClient", "format_datetime"]
+__all__ = ["USER_AGENT", "TokenProvider", "WhoopClient", "format_datetime"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 25
 
-# Window sizes chosen so one window normally fits in one page of 25: ~1 cycle/recovery a day,
-# up to ~2 sleeps a day with naps, up to ~3 workouts a day.
-CYCLE_WINDOW_DAYS = 20.0
-RECOVERY_WINDOW_DAYS = 20.0
-SLEEP_WINDOW_DAYS = 12.0
-WORKOUT_WINDOW_DAYS = 8.0
-
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
-_CacheKey = tuple[str, str, tuple[tuple[str, str], ...]]
+_InflightKey = tuple[str, tuple[tuple[str, str], ...]]
 _UNAVAILABLE = "WHOOP is unreachable or too slow right now ({detail}); please try again in a minute."
 
 
@@ -84,13 +76,6 @@ class TokenProvider(Protocol):
             AuthError: the refresh failed; the user has to log in again.
         """
         ...
-
-
-class Collected(BaseModel, Generic[RecordT]):
-    """Records of a date range, newest first and de-duplicated; ``truncated`` when more exist."""
-
-    records: list[RecordT]
-    truncated: bool = False
 
 
 def _as_utc(value: datetime | date) -> datetime:
@@ -140,9 +125,8 @@ def _header_seconds(value: str | None) -> float | None:
 class WhoopClient:
     """Async WHOOP API v2 client; one instance per user session.
 
-    ``cache_ttl=0`` turns the response cache off; identical GETs that are in flight at the same
-    moment still share one upstream request. ``upstream_requests`` counts real HTTP sends, retries
-    included; ``cache_hits`` counts answers served from the cache. Naive datetimes are taken as UTC.
+    Identical GETs that are in flight at the same moment share one upstream request; nothing is
+    cached beyond that. Naive datetimes are taken as UTC.
 
     Raises (from every request method):
         AuthError: not logged in, or WHOOP rejected the token even after a refresh.
@@ -158,37 +142,25 @@ class WhoopClient:
         tokens: TokenProvider,
         *,
         api_base_url: str,
-        cache_ttl: float = 60.0,
         limiter: RateLimiter | None = None,
         max_retries: int = 3,
         rate_limit_wait_budget: float = 10.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        max_cache_entries: int = 512,
     ) -> None:
         """Wrap ``http`` (timeouts come from it) with ``tokens`` as the source of access tokens."""
         self._http = http
         self._tokens = tokens
         self._base = api_base_url.rstrip("/")
-        self.cache_ttl = max(0.0, cache_ttl)
         self._limiter = limiter
         self.max_retries = max(0, max_retries)
         self.rate_limit_wait_budget = rate_limit_wait_budget
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._sleep = sleep
-        self._clock = clock
-        self._now = now
-        self._max_cache_entries = max_cache_entries
-        self._cache: dict[_CacheKey, tuple[float, Any]] = {}
-        self._inflight: dict[_CacheKey, asyncio.Future[Any]] = {}
-        self._generation = 0
+        self._inflight: dict[_InflightKey, asyncio.Future[Any]] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not security
-        self.upstream_requests = 0
-        self.cache_hits = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -196,12 +168,6 @@ class WhoopClient:
     def limiter(self) -> RateLimiter | None:
         """The rate limiter this client books its requests with."""
         return self._limiter
-
-    def clear_cache(self) -> None:
-        """Forget every cached response (in-flight requests finish but are not stored)."""
-        self._cache.clear()
-        self._inflight.clear()
-        self._generation += 1
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self._backoff_max, self._backoff_base * (2.0**attempt))
@@ -231,7 +197,6 @@ class WhoopClient:
                 "Accept": "application/json",
             }
             started = time.perf_counter()
-            self.upstream_requests += 1
             try:
                 response = await self._http.request(method, url, params=params, headers=headers)
             except httpx.TransportError as exc:
@@ -305,41 +270,22 @@ class WhoopClient:
                 ) from None
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        """GET through the TTL cache and the in-flight table."""
+        """GET through the in-flight table: identical concurrent GETs share one upstream request."""
         params = params or {}
-        key: _CacheKey = ("GET", path, tuple(sorted(params.items())))
-        if self.cache_ttl > 0:
-            hit = self._cache.get(key)
-            if hit is not None:
-                if hit[0] > self._clock():
-                    self.cache_hits += 1
-                    return hit[1]
-                del self._cache[key]
+        key: _InflightKey = (path, tuple(sorted(params.items())))
         future = self._inflight.get(key)
         if future is None:
-            future = asyncio.ensure_future(self._fetch_and_store(key, path, params))
+            future = asyncio.ensure_future(self._request("GET", path, params or None))
             self._inflight[key] = future
             future.add_done_callback(lambda done: self._forget_inflight(key, done))
         # shield: one caller being cancelled must not cancel the request others are waiting on.
         return await asyncio.shield(future)
 
-    def _forget_inflight(self, key: _CacheKey, done: asyncio.Future[Any]) -> None:
+    def _forget_inflight(self, key: _InflightKey, done: asyncio.Future[Any]) -> None:
         if self._inflight.get(key) is done:
             del self._inflight[key]
         if not done.cancelled():
             done.exception()  # mark as retrieved even if every waiter was cancelled
-
-    async def _fetch_and_store(self, key: _CacheKey, path: str, params: dict[str, str]) -> Any:
-        generation = self._generation
-        data = await self._request("GET", path, params or None)
-        if self.cache_ttl > 0 and generation == self._generation:
-            now = self._clock()
-            if len(self._cache) >= self._max_cache_entries:
-                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-                while len(self._cache) >= self._max_cache_entries:
-                    del self._cache[next(iter(self._cache))]
-            self._cache[key] = (now + self.cache_ttl, data)
-        return data
 
     def _parse(self, model: type[_ModelT], data: Any, path: str) -> _ModelT:
         try:
@@ -397,7 +343,6 @@ class WhoopClient:
     async def revoke_access(self) -> None:
         """DELETE /v2/user/access: revoke this app's access for the user (never retried)."""
         await self._request("DELETE", "/v2/user/access")
-        self.clear_cache()
 
     # ------------------------------------------------------------------ one page
 
@@ -547,213 +492,9 @@ class WhoopClient:
             raw = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in page.records]
         return page, raw
 
-    # ------------------------------------------------------------------ date ranges
-
-    def _windows(
-        self, start: datetime | date, end: datetime | date | None, window_days: float
-    ) -> list[tuple[datetime, datetime | None]]:
-        """Split ``[start, end)`` into windows, newest first; an open ``end`` stays open ("now")."""
-        if window_days <= 0:
-            raise ValueError("window_days must be positive")
-        lo = _as_utc(start)
-        hi = _as_utc(end) if end is not None else None
-        limit = hi if hi is not None else self._now().astimezone(UTC)
-        if lo >= limit:
-            # An open range that starts in the future still asks WHOOP (it decides what "now" is).
-            return [] if hi is not None else [(lo, None)]
-        step = timedelta(days=window_days)
-        windows: list[tuple[datetime, datetime | None]] = []
-        cursor = lo
-        while cursor < limit:
-            upper = cursor + step
-            # Fold a sliver (< 1/8 window) into the last window rather than spending a request on it.
-            if upper >= limit or limit - upper < step / 8:
-                windows.append((cursor, hi))
-                break
-            windows.append((cursor, upper))
-            cursor = upper
-        windows.reverse()
-        return windows
-
-    async def _window_records(
-        self,
-        page_type: type[Page[Any]],
-        path: str,
-        lo: datetime,
-        hi: datetime | None,
-        max_records: int,
-    ) -> tuple[list[Any], bool]:
-        """All records of one window (following next_token only if it overflows); (records, cut)."""
-        records: list[Any] = []
-        token: str | None = None
-        seen_tokens: set[str] = set()
-        while True:
-            page = await self._page(page_type, path, lo, hi, MAX_PAGE_SIZE, token)
-            records.extend(page.records)
-            token = page.next_token
-            if not token or not page.records:
-                return records, False
-            if token in seen_tokens:
-                logger.warning("WHOOP repeated a next_token for %s; stopping this window", path)
-                return records, True
-            seen_tokens.add(token)
-            if len(records) >= max_records:
-                # Every further page of this window is older than what we already hold.
-                return records, True
-
-    async def _collect(
-        self,
-        page_type: type[Page[Any]],
-        path: str,
-        start: datetime | date,
-        end: datetime | date | None,
-        max_records: int,
-        window_days: float,
-        key: Callable[[Any], Hashable],
-        sort_by_start: bool,
-    ) -> tuple[list[Any], bool]:
-        if max_records < 1:
-            raise ValueError("max_records must be at least 1")
-        windows = self._windows(start, end, window_days)
-        results = await asyncio.gather(
-            *(self._window_records(page_type, path, lo, hi, max_records) for lo, hi in windows),
-            return_exceptions=True,
-        )
-        merged: list[Any] = []
-        seen: set[Hashable] = set()
-        truncated = False
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-            records, cut = result
-            truncated = truncated or cut
-            for record in records:
-                k = key(record)
-                if k not in seen:
-                    seen.add(k)
-                    merged.append(record)
-        if sort_by_start:
-            merged.sort(key=lambda r: r.start, reverse=True)
-        if len(merged) > max_records:
-            merged = merged[:max_records]
-            truncated = True
-        return merged, truncated
-
-    async def cycles(
-        self,
-        start: datetime | date,
-        end: datetime | date | None = None,
-        *,
-        max_records: int = 1000,
-        window_days: float = CYCLE_WINDOW_DAYS,
-    ) -> Collected[Cycle]:
-        """Every cycle in ``[start, end)`` (``end=None``: up to now), newest first.
-
-        Raises:
-            ValueError: ``max_records`` < 1.
-        """
-        records, truncated = await self._collect(
-            Page[Cycle], "/v2/cycle", start, end, max_records, window_days, _by_id, True
-        )
-        return Collected[Cycle](records=records, truncated=truncated)
-
-    async def recoveries(
-        self,
-        start: datetime | date,
-        end: datetime | date | None = None,
-        *,
-        max_records: int = 1000,
-        window_days: float = RECOVERY_WINDOW_DAYS,
-    ) -> Collected[Recovery]:
-        """Every recovery in ``[start, end)``, newest first, one per cycle.
-
-        Raises:
-            ValueError: ``max_records`` < 1.
-        """
-        records, truncated = await self._collect(
-            Page[Recovery], "/v2/recovery", start, end, max_records, window_days, _by_cycle_id, False
-        )
-        return Collected[Recovery](records=records, truncated=truncated)
-
-    async def sleeps(
-        self,
-        start: datetime | date,
-        end: datetime | date | None = None,
-        *,
-        max_records: int = 1000,
-        window_days: float = SLEEP_WINDOW_DAYS,
-    ) -> Collected[Sleep]:
-        """Every sleep and nap in ``[start, end)``, newest first.
-
-        Raises:
-            ValueError: ``max_records`` < 1.
-        """
-        records, truncated = await self._collect(
-            Page[Sleep], "/v2/activity/sleep", start, end, max_records, window_days, _by_id, True
-        )
-        return Collected[Sleep](records=records, truncated=truncated)
-
-    async def workouts(
-        self,
-        start: datetime | date,
-        end: datetime | date | None = None,
-        *,
-        max_records: int = 1000,
-        window_days: float = WORKOUT_WINDOW_DAYS,
-    ) -> Collected[Workout]:
-        """Every workout in ``[start, end)``, newest first.
-
-        Raises:
-            ValueError: ``max_records`` < 1.
-        """
-        records, truncated = await self._collect(
-            Page[Workout], "/v2/activity/workout", start, end, max_records, window_days, _by_id, True
-        )
-        return Collected[Workout](records=records, truncated=truncated)
-
-    # ------------------------------------------------------------------ latest
-
-    async def latest_cycle(self) -> Cycle | None:
-        """The newest cycle (usually the current, unfinished one), or None."""
-        return _first((await self.list_cycles(limit=1)).records)
-
-    async def latest_recovery(self) -> Recovery | None:
-        """The newest recovery (it may still be PENDING_SCORE), or None."""
-        return _first((await self.list_recoveries(limit=1)).records)
-
-    async def latest_workout(self) -> Workout | None:
-        """The newest workout, or None."""
-        return _first((await self.list_workouts(limit=1)).records)
-
-    async def latest_sleep(self, include_naps: bool = False) -> Sleep | None:
-        """The newest sleep; unless ``include_naps``, the newest that is not a nap."""
-        if include_naps:
-            return _first((await self.list_sleeps(limit=1)).records)
-        # Naps are rare, so a page of 10 almost always holds the main sleep; one more page at most.
-        page = await self.list_sleeps(limit=10)
-        main = next((sleep for sleep in page.records if not sleep.nap), None)
-        if main is None and page.next_token:
-            page = await self.list_sleeps(limit=MAX_PAGE_SIZE, next_token=page.next_token)
-            main = next((sleep for sleep in page.records if not sleep.nap), None)
-        return main
-
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _first(records: Sequence[_ModelT]) -> _ModelT | None:
-    return records[0] if records else None
-
-
-def _by_id(record: Any) -> Hashable:
-    key: Hashable = record.id
-    return key
-
-
-def _by_cycle_id(record: Any) -> Hashable:
-    key: Hashable = record.cycle_id
-    return key
 
 
 def _error_text(response: httpx.Response, token: str | None) -> str:

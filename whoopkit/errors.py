@@ -54,8 +54,9 @@ class OAuthError(WhoopkitError):
 class RateLimitedError(WhoopkitError):
     """WHOOP's rate limit was hit and retrying within our budget did not help."""
 
-    def __init__(self, retry_after: float, message: str | None = None) -> None:
+    def __init__(self, retry_after: float, message: str | None = None, *, daily: bool = False) -> None:
         self.retry_after = retry_after
+        self.daily = daily  # the app's 10,000 a day are used up, not its 100 a minute
         super().__init__(
             message
             or f"WHOOP's rate limit (100 requests a minute) was reached: retry after {retry_after:.0f} s."

@@ -197,6 +197,7 @@ class SharedRateLimiter(RateLimiter):
                     retry,
                     f"WHOOP's daily limit ({self.max_per_day} requests per app) is used up: "
                     f"retry after {retry / 3600:.1f} h.",
+                    daily=True,
                 )
             slot = max(now, blocked)
             if len(sent) >= self.max_requests:

@@ -135,8 +135,6 @@ def build_whoop(
         http,
         tokens,
         api_base_url=settings.whoop_api_base_url,
-        # No response cache: the history store answers repeated questions.
-        cache_ttl=0,
         limiter=SharedRateLimiter(state_dir(settings, demo) / "ratelimit.json"),
     )
     logger.info("WHOOP runtime ready (%s mode)", "demo" if demo else "real")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -123,18 +124,18 @@ class _Run:
 
 
 def _window_plan(lo: int, hi: int, density: float) -> list[tuple[int, int]]:
-    """``[lo, hi)`` cut into windows of about ``FILL`` records each, newest first."""
+    """``[lo, hi)`` cut into equal windows of at most about ``FILL`` records each, newest first.
+
+    Equal windows, rather than full ones and a remainder, keep every window inside one page: a window
+    made larger to swallow a sliver is the one that overflows into a second, sequential request.
+    """
+    if hi <= lo:
+        return []
     span = max(DAY_MS / 24, FILL / max(density, 0.01) * DAY_MS)
-    windows: list[tuple[int, int]] = []
-    upper = hi
-    while upper > lo:
-        lower = max(lo, int(upper - span))
-        # Fold a sliver into the last window rather than spending a request on it.
-        if lower - lo < span / 4:
-            lower = lo
-        windows.append((lower, upper))
-        upper = lower
-    return windows
+    count = max(1, math.ceil((hi - lo) / span - 0.05))
+    step = (hi - lo) / count
+    edges = [lo + round(i * step) for i in range(count)] + [hi]
+    return [(edges[i], edges[i + 1]) for i in reversed(range(count))]
 
 
 class Syncer:
@@ -250,26 +251,57 @@ class Syncer:
     async def _by_id(self, kind: Collection, ident: Any) -> tuple[BaseModel, dict[str, Any]]:
         return await self.client.record_with_raw(kind, ident)
 
-    async def _confirm_deletions(
+    async def _store_windows(
         self,
         user_id: int,
         run: _Run,
-        lo: int,
-        hi: int,
-        records: list[Any],
-        raws: list[dict[str, Any]],
+        arrived: list[tuple[int, int, list[Any], list[dict[str, Any]]]],
+        head_hi: int | None,
+    ) -> None:
+        """Commit the windows of a batch that arrived, in one transaction (one thread hop)."""
+        if not arrived:
+            return
+
+        def commit(items: list[Any]) -> list[list[Any]] | None:
+            result = self.store.commit_windows(user_id, run.kind, items, self._clock(), refuse_deletions=True)
+            if result is None or isinstance(result, dict):
+                return None if result is None else list(result.values())
+            for done, deleted in result:
+                run.report.new += done.new
+                run.report.updated += done.updated
+                run.report.unchanged += done.unchanged
+                run.report.deleted += deleted
+            return None
+
+        heads = [head_hi is not None and hi >= head_hi for _, hi, _, _ in arrived]
+        # Usually nothing vanished: then one transaction stores the batch. Otherwise the store names
+        # the missing ids (committing nothing), WHOOP is asked about them, and the batch is stored.
+        first = [
+            (lo, hi, records, raws, head, None)
+            for (lo, hi, records, raws), head in zip(arrived, heads, strict=True)
+        ]
+        candidates = await anyio.to_thread.run_sync(commit, first)
+        if candidates is None:
+            return
+        gones = await asyncio.gather(
+            *(self._confirm_deletions(run, c, w[2], w[3]) for c, w in zip(candidates, arrived, strict=True))
+        )
+        second = [
+            (lo, hi, records, raws, head, gone)
+            for (lo, hi, records, raws), head, gone in zip(arrived, heads, gones, strict=True)
+        ]
+        await anyio.to_thread.run_sync(commit, second)
+
+    async def _confirm_deletions(
+        self, run: _Run, candidates: list[Any], records: list[Any], raws: list[dict[str, Any]]
     ) -> list[Any]:
-        """Ids the window lacked that WHOOP confirms deleted (404 by id).
+        """Of the ids a window lacked, those WHOOP confirms deleted (404 by id).
 
         A record can also leave a window because its start was edited to another time; asking for it
-        by id tells the two apart, so a moved record is stored again instead of lost. Deletions are
-        rare, so this costs a request only when one happens (many at once are taken on trust).
+        by id tells the two apart, so a moved record is stored again (appended to ``records``) instead of
+        lost. Deletions are rare, so this costs a request only when one happens (many at once are taken
+        on trust).
         """
-        key = "cycle_id" if run.kind == "recoveries" else "id"
-        seen = [getattr(r, key) for r in records]
-        candidates = await anyio.to_thread.run_sync(
-            lambda: self.store.missing(user_id, run.kind, lo, hi, seen)
-        )
         if not candidates or len(candidates) > MAX_CONFIRMATIONS:
             return candidates
         found = await asyncio.gather(
@@ -303,28 +335,16 @@ class Syncer:
                 limited: list[tuple[int, int]] = []
                 pause = 0.0
                 failure: BaseException | None = None
+                arrived: list[tuple[int, int, list[Any], list[dict[str, Any]]]] = []
                 for (lo, hi), result in zip(pending, results, strict=True):
-                    if isinstance(result, RateLimitedError):
+                    if isinstance(result, RateLimitedError) and not result.daily:
                         limited.append((lo, hi))
                         pause = max(pause, result.retry_after)
                     elif isinstance(result, BaseException):
                         failure = failure or result
                     else:
-                        head = head_hi is not None and hi >= head_hi
-                        records, raws = result
-                        gone = await self._confirm_deletions(user_id, run, lo, hi, records, raws)
-
-                        def commit(
-                            lo: int = lo,
-                            hi: int = hi,
-                            records: list[Any] = records,
-                            raws: list[dict[str, Any]] = raws,
-                            head: bool = head,
-                            gone: list[Any] = gone,
-                        ) -> None:
-                            self._commit(user_id, run, lo, hi, records, raws, head=head, gone=gone)
-
-                        await anyio.to_thread.run_sync(commit)
+                        arrived.append((lo, hi, result[0], result[1]))
+                await self._store_windows(user_id, run, arrived, head_hi)
                 if failure is not None:
                     raise failure
                 if not limited:
@@ -345,7 +365,7 @@ class Syncer:
             try:
                 return await call()
             except RateLimitedError as exc:
-                if exc.retry_after > MAX_RATE_PAUSE:
+                if exc.daily or exc.retry_after > MAX_RATE_PAUSE:
                     raise
                 wait = max(exc.retry_after, 1.0)
                 logger.info("rate limited; sync pauses %.0f s", wait)

@@ -63,6 +63,9 @@ BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+WindowItem = tuple[int, int, Sequence[Any], Sequence[dict[str, Any]] | None, bool, Sequence[Any] | None]
+
+
 def to_ms(value: datetime) -> int:
     """Epoch milliseconds of an aware datetime (naive ones are taken as UTC)."""
     if value.tzinfo is None:
@@ -391,29 +394,57 @@ class Store:
         head: bool,
         gone: Sequence[Any] | None = None,
     ) -> tuple[Upserted, int]:
-        """In one transaction: upsert a fully listed window ``[lo, hi)``, delete what vanished from it,
-        and mark it fetched (``head``: it reached "now", so the collection counts as up to date).
+        """Store one fully listed window ``[lo, hi)`` (see :meth:`commit_windows`)."""
+        [result] = self.commit_windows(user_id, kind, [(lo, hi, records, raws, head, gone)], synced)
+        done: tuple[Upserted, int] = result
+        return done
 
-        ``gone`` names the ids WHOOP confirmed deleted; None deletes whatever the listing lacked.
-        Returns what the upsert did and how many rows were deleted.
+    def commit_windows(
+        self,
+        user_id: int,
+        kind: Collection,
+        windows: Sequence[WindowItem],
+        synced: datetime,
+        *,
+        refuse_deletions: bool = False,
+    ) -> Any:
+        """In one transaction, for each fully listed window ``(lo, hi, records, raws, head, gone)``: upsert
+        its records, delete what vanished from it, and mark ``[lo, hi)`` fetched (``head``: it reached
+        "now", so the collection counts as up to date).
+
+        ``gone`` names the ids WHOOP confirmed deleted; None deletes whatever the listing lacked, unless
+        ``refuse_deletions``: then, if any window lacks stored ids, nothing is written and a dict of
+        window index -> the lacking ids (``[]`` for windows lacking none) comes back, to be confirmed.
+        Otherwise returns, per window, what the upsert did and how many rows were deleted.
         """
         key = "cycle_id" if kind == "recoveries" else "id"
+        out: list[tuple[Upserted, int]] = []
         with self._write() as conn:
+            if refuse_deletions:
+                lacking = {
+                    i: self._missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
+                    for i, (lo, hi, records, _, _, gone) in enumerate(windows)
+                    if gone is None
+                }
+                if any(lacking.values()):
+                    return {i: lacking.get(i, []) for i in range(len(windows))}
             _bump_version(conn)
-            done = self._upsert(conn, user_id, kind, records, synced, raws)
-            if gone is None:
-                gone = self._missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
-            deleted = self._delete(conn, user_id, kind, gone)
-            if kind == "sleeps" and records:
-                self._recovery_starts_from(conn, user_id, [str(r.id) for r in records])
             state = self._read_state(conn, user_id, kind)
-            state.add(lo, hi)
-            state.last_attempt_ms = to_ms(synced)
-            if head:
-                state.last_success_ms = to_ms(synced)
-                state.last_error = None
+            for lo, hi, records, raws, head, gone in windows:
+                done = self._upsert(conn, user_id, kind, records, synced, raws)
+                if gone is None:
+                    gone = self._missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
+                deleted = self._delete(conn, user_id, kind, gone)
+                if kind == "sleeps" and records:
+                    self._recovery_starts_from(conn, user_id, [str(r.id) for r in records])
+                state.add(lo, hi)
+                state.last_attempt_ms = to_ms(synced)
+                if head:
+                    state.last_success_ms = to_ms(synced)
+                    state.last_error = None
+                out.append((done, deleted))
             self._save_state(conn, user_id, kind, state)
-        return done, deleted
+        return out
 
     @staticmethod
     def _recovery_starts_from(conn: Connection, user_id: int, sleep_ids: Sequence[str]) -> None:

@@ -1,14 +1,20 @@
 """Benchmark of the web dashboard against a slow fake WHOOP (a script, not a test; loopback only).
 
-    .venv/bin/python bench/web_bench.py [--latency-ms 300] [--concurrency 8] [--seconds 2] [--rounds 3]
+    .venv/bin/python bench/web_bench.py [--latency-ms 300] [--days 400] [--concurrency 8] [--seconds 2]
+                                        [--rounds 3]
 
 1. Starts the fake WHOOP as a real loopback server with injected latency
-   (``python -m whoopkit.fake_whoop --port 0 --latency-ms 300``) and mints a token through /_fake/token.
-2. Starts the app (``whoop_simple.py``) with uvicorn on a free loopback port, pointed at the fake.
-3. Prints: one upstream round trip; the cold dashboard as a multiple of it (target <= 1.3: the page's
-   upstream requests run concurrently); upstream requests of a repeat within the cache TTL
-   (target 0, from /_fake/stats deltas); and the throughput of the cached dashboard as a ratio to
-   /healthz under concurrent load (a bounded loop: fixed concurrency and duration).
+   (``python -m whoopkit.fake_whoop --port 0 --latency-ms 300 --days 400``) and mints a token
+   through /_fake/token.
+2. Starts the app (``whoop_simple.py``) with uvicorn on a free loopback port, pointed at the fake, with
+   an empty store and the background sync off (WHOOP_SYNC_INTERVAL=0), and prints: one upstream round
+   trip; the cold dashboard as a multiple of it (target <= 1.3: the page syncs only its 7 days, all
+   collections at once); upstream requests of a repeat within WHOOP_FRESH_SECONDS (target 0, from
+   /_fake/stats deltas); and the throughput of the stored dashboard as a ratio to /healthz under
+   concurrent load (a bounded loop: fixed concurrency and duration).
+3. Restarts the app on the same store with the background sync on, waits for its start-up sync
+   (``/healthz`` ``last_sync``), and prints ``/recovery-view?days=365`` after that sync: upstream
+   requests (target 0) and time as a multiple of one round trip (target: well under 1).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_fake(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+def start_fake(latency_ms: float, days: int) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "whoopkit.fake_whoop", "--port", "0", "--latency-ms", str(latency_ms)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "whoopkit.fake_whoop", "--port", "0", "--latency-ms", str(latency_ms)],
+        [*command, "--days", str(days)],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -70,7 +77,9 @@ def wait_for(url: str, timeout: float = 20.0) -> None:
     raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
 
 
-def start_app(fake_url: str, token_cache: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_app(
+    fake_url: str, token_cache: Path, data_dir: Path, port: int, *, sync_interval: float
+) -> subprocess.Popen[bytes]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "WHOOP_CLIENT_ID": "demo-client",
@@ -79,7 +88,7 @@ def start_app(fake_url: str, token_cache: Path, data_dir: Path, port: int) -> su
         "WHOOP_OAUTH_BASE_URL": f"{fake_url}/oauth/oauth2",
         "WHOOP_TOKEN_CACHE": str(token_cache),
         "WHOOP_DATA_DIR": str(data_dir),
-        "WHOOP_CACHE_TTL": "300",
+        "WHOOP_SYNC_INTERVAL": str(sync_interval),
         "WHOOP_DEMO": "0",
         "OLLAMA_HOST": "http://127.0.0.1:9",
     }
@@ -90,6 +99,31 @@ def start_app(fake_url: str, token_cache: Path, data_dir: Path, port: int) -> su
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def wait_for_sync(app_url: str, timeout: float = 300.0) -> float:
+    """Seconds until the app's background sync reports its first success on /healthz."""
+    start = time.perf_counter()
+    deadline = start + timeout
+    while time.perf_counter() < deadline:
+        if httpx.get(f"{app_url}/healthz", timeout=5.0).json().get("last_sync"):
+            return time.perf_counter() - start
+        time.sleep(0.1)
+    raise SystemExit(f"the background sync did not finish within {timeout:.0f} s")
+
+
+def timed_get(url: str, fake_url: str) -> tuple[float, int, httpx.Response]:
+    """One fresh-client GET: seconds, upstream requests it caused, the response."""
+    before = upstream_requests(fake_url)
+    start = time.perf_counter()
+    response = httpx.get(url, timeout=120.0)
+    elapsed = time.perf_counter() - start
+    return elapsed, upstream_requests(fake_url) - before, response
 
 
 def upstream_requests(fake_url: str) -> int:
@@ -138,12 +172,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--latency-ms", type=float, default=300.0)
+    parser.add_argument("--days", type=int, default=400, help="days of history in the fake")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.0, help="per round and endpoint")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    fake, fake_url = start_fake(args.latency_ms)
+    fake, fake_url = start_fake(args.latency_ms, args.days)
     app: subprocess.Popen[bytes] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="whoopkit-bench-") as tmp:
@@ -154,26 +189,18 @@ def main() -> None:
             TokenStore(cache).save(token)
             port = free_port()
             app_url = f"http://127.0.0.1:{port}"
-            app = start_app(fake_url, cache, tmp_path, port)
+            app = start_app(fake_url, cache, tmp_path, port, sync_interval=0)
             wait_for(f"{app_url}/healthz")
 
             rtt = round_trip(fake_url, token.access_token)
-            # Fresh client, like a browser opening the page: the app's cache is cold.
-            before = upstream_requests(fake_url)
-            start = time.perf_counter()
-            r = httpx.get(f"{app_url}/dashboard", timeout=60.0)
-            cold = time.perf_counter() - start
+            # Fresh client, like a browser opening the page; the store is empty.
+            cold, cold_requests, r = timed_get(f"{app_url}/dashboard", fake_url)
             assert r.status_code == 200, r.status_code
-            cold_requests = upstream_requests(fake_url) - before
-
-            before = upstream_requests(fake_url)
-            start = time.perf_counter()
-            r = httpx.get(f"{app_url}/dashboard", timeout=60.0)
-            warm = time.perf_counter() - start
+            warm, repeat_requests, r = timed_get(f"{app_url}/dashboard", fake_url)
             assert r.status_code == 200
-            repeat_requests = upstream_requests(fake_url) - before
 
             # Alternate the two endpoints over a few rounds and take medians: the machine may be busy.
+            before = upstream_requests(fake_url)
             health: list[tuple[float, int, int]] = []
             dash: list[tuple[float, int, int]] = []
             for _ in range(args.rounds):
@@ -183,32 +210,60 @@ def main() -> None:
             dash_rps = statistics.median(d[0] for d in dash)
             health_n, health_err = sum(h[1] for h in health), sum(h[2] for h in health)
             dash_n, dash_err = sum(d[1] for d in dash), sum(d[2] for d in dash)
-            load_requests = upstream_requests(fake_url) - before - repeat_requests
+            load_requests = upstream_requests(fake_url) - before
 
-            print(f"whoopkit web bench: fake WHOOP latency {args.latency_ms:.0f} ms, loopback only")
+            # A new app process on the same store, background sync on: its start-up sync fills the store.
+            stop(app)
+            app = None
+            before = upstream_requests(fake_url)
+            app = start_app(fake_url, cache, tmp_path, port, sync_interval=900)
+            wait_for(f"{app_url}/healthz")
+            sync_seconds = wait_for_sync(app_url)
+            sync_requests = upstream_requests(fake_url) - before
+            year, year_requests, r = timed_get(f"{app_url}/recovery-view?days=365", fake_url)
+            assert r.status_code == 200, r.status_code
+            rows = r.text.split("<tbody>", 1)[-1].count("<tr")
+            csv_time, csv_requests, r = timed_get(f"{app_url}/recovery-view?days=365&format=csv", fake_url)
+            assert r.status_code == 200, r.status_code
+
+            print(
+                f"whoopkit web bench: fake WHOOP latency {args.latency_ms:.0f} ms, {args.days} days, loopback"
+            )
             print(f"  one upstream round trip (median of 5):  {rtt * 1000:7.1f} ms")
             print(
-                f"  cold /dashboard:                        {cold * 1000:7.1f} ms = {cold / rtt:.2f}x "
+                f"  cold /dashboard, empty store:           {cold * 1000:7.1f} ms = {cold / rtt:.2f}x "
                 f"one round trip (target <= 1.3; {cold_requests} upstream requests, run concurrently)"
             )
             print(
-                f"  repeat /dashboard within the cache TTL: {warm * 1000:7.1f} ms, "
+                f"  repeat /dashboard within fresh seconds: {warm * 1000:7.1f} ms, "
                 f"{repeat_requests} upstream requests (target 0)"
             )
             print(
                 f"  throughput, {args.concurrency} concurrent clients, {args.rounds} rounds of "
                 f"{args.seconds:.0f} s (median): /healthz {health_rps:.0f} req/s ({health_n} ok, "
-                f"{health_err} errors), cached /dashboard {dash_rps:.0f} req/s ({dash_n} ok, "
+                f"{health_err} errors), stored /dashboard {dash_rps:.0f} req/s ({dash_n} ok, "
                 f"{dash_err} errors)"
             )
             print(
-                f"  cached dashboard / healthz throughput:  {dash_rps / health_rps:.2f} "
+                f"  stored dashboard / healthz throughput:  {dash_rps / health_rps:.2f} "
                 f"({load_requests} upstream requests during the load)"
+            )
+            print(
+                f"  background start-up sync (new process): {sync_seconds:7.1f} s, {sync_requests} upstream "
+                "requests (the whole history, while pages stay served)"
+            )
+            print(
+                f"  /recovery-view?days=365 after the sync: {year * 1000:7.1f} ms = {year / rtt:.2f}x "
+                f"one round trip (target well under 1), {year_requests} upstream requests (target 0), "
+                f"{rows} table rows"
+            )
+            print(
+                f"  its CSV download (?format=csv):         {csv_time * 1000:7.1f} ms, "
+                f"{csv_requests} upstream requests"
             )
     finally:
         if app is not None:
-            app.terminate()
-            app.wait(timeout=10)
+            stop(app)
         fake.terminate()
         fake.wait(timeout=10)
 

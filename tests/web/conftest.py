@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,18 +47,40 @@ def closed_port() -> int:
 
 @pytest.fixture
 def web_settings(tmp_path: Path, clean_env: None, ollama: FakeOllama) -> Settings:
-    """Settings for the web app: the fake WHOOP, a tmp token cache, the fake Ollama."""
+    """Settings for the web app: the fake WHOOP, a tmp token cache and store, the fake Ollama.
+
+    The background sync is off (WHOOP_SYNC_INTERVAL=0) so that upstream request counts are the
+    pages' own; the tests of the background sync turn it on.
+    """
     return make_settings(
         tmp_path,
         WHOOP_REDIRECT_URI=REDIRECT_URI,
         OLLAMA_HOST=ollama.url,
         OLLAMA_TIMEOUT=10,
+        WHOOP_SYNC_INTERVAL=0,
     )
 
 
-def make_client(settings: Settings, fake: FakeWhoop, now: datetime, *, demo: bool = False) -> TestClient:
-    """A TestClient on the app (its lifespan starts on enter)."""
-    app = create_app(settings, demo=demo, fake=fake, clock=lambda: now)
+class Clock:
+    """A settable "now" for the app (the service's clock): pinned until a test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move "now" forward."""
+        self.now += timedelta(seconds=seconds)
+
+
+def make_client(
+    settings: Settings, fake: FakeWhoop, now: datetime | Callable[[], datetime], *, demo: bool = False
+) -> TestClient:
+    """A TestClient on the app (its lifespan starts on enter); ``now`` is a fixed time or a clock."""
+    clock = now if callable(now) else Clock(now)
+    app = create_app(settings, demo=demo, fake=fake, clock=clock)
     return TestClient(app, base_url=BASE_URL, follow_redirects=False)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings
+from tests.web.conftest import Clock
 from tests.web.fake_ollama import FakeOllama, ServerThread, free_port
 from whoopkit.config import PROJECT_ROOT
 from whoopkit.fake_whoop import create_fake_whoop
@@ -65,11 +66,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake_ollama: FakeOllama) ->
     )
     # A fixed clock: on the real one, whether today's recovery is scored yet depends on the hour CI runs.
     now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    clock = Clock(now)
     fake = create_fake_whoop(auto_approve=False, control_endpoints=False, now=now)
-    app = create_app(settings, fake=fake, clock=lambda: now)
+    app = create_app(settings, fake=fake, clock=clock)
     try:
         with ServerThread(app, port=port) as thread:
-            yield {"url": thread.url, "app": app, "settings": settings}
+            yield {"url": thread.url, "app": app, "settings": settings, "fake": fake, "clock": clock}
     finally:
         os.environ.update(saved)
 
@@ -95,9 +97,9 @@ class Console:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def demo_login(page: Any, url: str, *, from_home: bool = False) -> None:
@@ -210,4 +212,44 @@ def test_the_logged_out_banner_links_to_the_login(server: dict[str, Any], browse
     assert banner.is_visible()
     assert banner.locator("a").get_attribute("href") == "/login"
     shot(page, "08-logged-out")
+    context.close()
+
+
+def test_every_page_says_when_it_was_updated_and_a_stale_one_says_so(
+    server: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    console = Console(page)
+    demo_login(page, server["url"])
+    updated = page.locator("#freshness")
+    assert re.fullmatch(r"updated \d\d:\d\d", updated.inner_text())
+    assert updated.is_visible()
+    assert page.locator(".banner.stale").count() == 0
+    shot(page, "09-dashboard-updated")
+    page.goto(server["url"] + "/recovery-view?days=365")
+    assert page.locator("a.active", has_text="365 days").is_visible()
+    assert page.locator(".banner.stale").count() == 0
+    assert page.locator("table tbody tr").count() > 150
+    assert page.locator("a", has_text="Download this table (CSV)").is_visible()
+    assert re.fullmatch(r"updated \d\d:\d\d", page.locator("#freshness").inner_text())
+    shot(page, "10-recovery-365")
+    shot(page, "10-recovery-365-top", full_page=False)
+    fake, clock = server["fake"], server["clock"]
+    fake.set_down(True)
+    clock.advance(server["settings"].whoop_fresh_seconds + 60)
+    try:
+        page.goto(server["url"] + "/recovery-view?days=365")
+        banner = page.locator(".banner.stale")
+        assert banner.is_visible()
+        assert banner.inner_text().startswith("WHOOP is not answering; showing data stored at ")
+        assert page.locator("table tbody tr").count() > 150
+        shot(page, "11-recovery-365-stale")
+        shot(page, "11-recovery-365-stale-top", full_page=False)
+        page.goto(server["url"] + "/dashboard")
+        assert page.locator(".banner.stale").is_visible()
+        shot(page, "12-dashboard-stale")
+    finally:
+        fake.set_down(False)
+    assert console.errors == []
     context.close()

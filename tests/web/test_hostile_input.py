@@ -238,16 +238,20 @@ def test_a_whoop_timeout_is_a_clear_503_page_and_keeps_the_login(
     tmp_path: Path, clean_env: None, fake_now: datetime, hanging_whoop: str
 ) -> None:
     settings = make_settings(
-        tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, WHOOP_API_BASE_URL=hanging_whoop, WHOOP_HTTP_TIMEOUT=0.3
+        tmp_path,
+        WHOOP_REDIRECT_URI=REDIRECT_URI,
+        WHOOP_API_BASE_URL=hanging_whoop,
+        WHOOP_HTTP_TIMEOUT=0.3,
+        WHOOP_SYNC_INTERVAL=0,
     )
     answer = {"access_token": "valid", "expires_in": 3600, "scope": "offline", "refresh_token": "r"}
     TokenStore(settings.whoop_token_cache).save(Token.from_response(answer, now=time.time()))
     before = settings.whoop_token_cache.read_bytes()
     app = create_app(settings, demo=False, clock=lambda: fake_now)
     with TestClient(app, base_url=BASE_URL, follow_redirects=False) as c:
-        app.state.web.whoop.client.max_retries = 0  # one timed-out attempt is enough to show the page
+        app.state.web.service.whoop.client.max_retries = 0  # one timed-out attempt is enough to show the page
         response = c.get("/sleep-view?days=7")
     text = assert_error_page(response, 503)
-    assert "WHOOP is not reachable right now" in text
+    assert "WHOOP is not answering" in text
     assert "timed out" in text
     assert settings.whoop_token_cache.read_bytes() == before

@@ -28,7 +28,10 @@ def ollama_down(
     tmp_path: Path, clean_env: None, fake: FakeWhoop, fake_now: datetime, closed_port: int
 ) -> Iterator[TestClient]:
     settings = make_settings(
-        tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, OLLAMA_HOST=f"http://127.0.0.1:{closed_port}"
+        tmp_path,
+        WHOOP_REDIRECT_URI=REDIRECT_URI,
+        OLLAMA_HOST=f"http://127.0.0.1:{closed_port}",
+        WHOOP_SYNC_INTERVAL=0,
     )
     TokenStore(settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
     with make_client(settings, fake, fake_now) as c:
@@ -153,7 +156,11 @@ def test_a_slow_model_times_out_into_the_rules(
 ) -> None:
     ollama.delay = 2.0
     settings = make_settings(
-        tmp_path, WHOOP_REDIRECT_URI=REDIRECT_URI, OLLAMA_HOST=ollama.url, OLLAMA_TIMEOUT=0.3
+        tmp_path,
+        WHOOP_REDIRECT_URI=REDIRECT_URI,
+        OLLAMA_HOST=ollama.url,
+        OLLAMA_TIMEOUT=0.3,
+        WHOOP_SYNC_INTERVAL=0,
     )
     TokenStore(settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
     with make_client(settings, fake, fake_now) as c:

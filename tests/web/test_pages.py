@@ -37,7 +37,7 @@ def test_home_goes_to_the_dashboard_when_logged_in(authed: TestClient) -> None:
 def test_healthz_answers_without_calling_whoop(client: TestClient, fake: FakeWhoop) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "demo": False, "logged_in": False}
+    assert response.json() == {"status": "ok", "demo": False, "logged_in": False, "last_sync": None}
     assert fake.stats.requests == 0
 
 
@@ -204,11 +204,17 @@ def test_a_corrupt_token_cache_shows_the_login_banner_and_is_left_alone(
     assert web_settings.whoop_token_cache.read_text(encoding="utf-8") == "{not json"
 
 
-def test_whoop_being_down_is_a_clear_503_page(authed: TestClient, fake: FakeWhoop) -> None:
-    fake.faults.fail_next(503, count=50)
-    response = authed.get("/cycles-view?days=7")
-    assert response.status_code == 503
-    assert "WHOOP is not reachable right now" in response.text
+def test_whoop_being_down_with_nothing_stored_is_a_clear_503_page(
+    authed: TestClient, fake: FakeWhoop
+) -> None:
+    fake.set_down(True)
+    # One attempt per request: the client's retry policy is tested in tests/test_client.py.
+    authed.app.state.web.service.whoop.client.max_retries = 0  # type: ignore[attr-defined]
+    for path in ALL_PAGES:
+        response = authed.get(path if path != "/ai-insights-view" else f"{path}?wait=1")
+        assert response.status_code == 503, path
+        assert "WHOOP is not answering" in response.text
+        assert "Traceback" not in response.text
 
 
 def test_an_unknown_path_is_a_404_page_in_the_layout(client: TestClient) -> None:
@@ -235,11 +241,14 @@ def test_pages_are_phone_friendly_and_use_one_stylesheet(authed: TestClient) -> 
     assert "http://" not in re.sub(r'href="http://localhost:3000[^"]*"', "", html.split("<body>")[0])
 
 
-def test_a_repeat_within_the_cache_ttl_sends_no_upstream_request(authed: TestClient, fake: FakeWhoop) -> None:
-    assert authed.get("/dashboard").status_code == 200
+@pytest.mark.parametrize("path", ["/dashboard", *[f"{p}?days=30" for p in RANGE_PAGES]])
+def test_a_repeat_within_the_fresh_seconds_sends_no_upstream_request(
+    authed: TestClient, fake: FakeWhoop, path: str
+) -> None:
+    assert authed.get(path).status_code == 200
     before = fake.stats.requests
-    assert before >= 5
-    assert authed.get("/dashboard").status_code == 200
+    assert before >= 1
+    assert authed.get(path).status_code == 200
     assert fake.stats.requests == before
 
 

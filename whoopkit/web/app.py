@@ -1,17 +1,18 @@
-"""The FastAPI app: ``create_app(settings)`` wires the runtime, templates, static files and routes.
+"""The FastAPI app: ``create_app(settings)`` wires the data service, templates, static files and routes.
 
-One ``runtime.Whoop`` per app, created in the lifespan, so every page shares one HTTP connection pool
-and the WhoopClient's TTL cache. In demo mode the fake WHOOP is mounted under ``/_fake_whoop`` so the
-browser sees its consent page while server-side calls reach the same fake in-process.
+One ``WhoopService`` per app, built in the lifespan (``service.build_service``), so every page shares
+one store and one HTTP connection pool; the lifespan also runs the background sync
+(``web.background``). In demo mode the fake WHOOP is mounted under ``/_fake_whoop`` so the browser
+sees its consent page while server-side calls reach the same fake in-process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,57 +23,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from whoopkit import runtime
 from whoopkit.config import Settings, get_settings
-from whoopkit.oauth import StateStore
-from whoopkit.web import formatting
+from whoopkit.errors import WhoopkitError
+from whoopkit.service import build_service
+from whoopkit.web import background, formatting
 from whoopkit.web.errors import install_error_handlers
 from whoopkit.web.security import FAKE_PREFIX, SecurityMiddleware, check_bind, install_log_redaction
+from whoopkit.web.state import WebState
 
 if TYPE_CHECKING:
-    import ollama
-
     from whoopkit.fake_whoop import FakeWhoop
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-
-
-@dataclass
-class WebState:
-    """What the routes share: settings, the WHOOP runtime, login states, templates."""
-
-    settings: Settings
-    templates: Jinja2Templates
-    demo: bool
-    fake: FakeWhoop | None
-    states: StateStore = field(default_factory=StateStore)
-    whoop: runtime.Whoop | None = None
-    ollama_factory: Any = None  # () -> ollama.AsyncClient; tests point it at a fake Ollama
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    insight_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)  # prompt hash -> answer
-
-    def now(self) -> datetime:
-        """The current time (tests pin it to the fake WHOOP's clock)."""
-        return self.clock()
-
-    def require_whoop(self) -> runtime.Whoop:
-        """The runtime (built in the lifespan).
-
-        Raises:
-            RuntimeError: the app is used without its lifespan (a programming error, not a user's).
-        """
-        if self.whoop is None:
-            raise RuntimeError("the app's lifespan has not run")
-        return self.whoop
-
-    def ollama_client(self) -> ollama.AsyncClient:
-        """A client for the local Ollama, with a timeout (the library's default has none)."""
-        if self.ollama_factory is not None:
-            client: ollama.AsyncClient = self.ollama_factory()
-            return client
-        import ollama
-
-        return ollama.AsyncClient(host=self.settings.ollama_host, timeout=self.settings.ollama_timeout)
 
 
 def _templates() -> Jinja2Templates:
@@ -99,6 +62,10 @@ def create_app(
     ``fake`` (tests) makes server-side calls go to that in-process fake WHOOP; in demo mode it is
     also mounted for the browser. ``ollama_factory`` replaces the Ollama client and ``clock`` the
     current time (tests).
+
+    The data service (``service.build_service``) is built in the lifespan; if that fails (e.g. a
+    database from a newer whoopkit), the app still starts and every page says why. The background
+    sync runs every ``WHOOP_SYNC_INTERVAL`` seconds (0 = off).
 
     Raises:
         ConfigError: the host is not loopback and remote access is not protected by an access token.
@@ -127,18 +94,31 @@ def create_app(
     state = WebState(
         settings=settings, templates=_templates(), demo=demo, fake=fake, ollama_factory=ollama_factory
     )
-    if clock is not None:
-        state.clock = clock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.whoop = runtime.build_whoop(settings, demo=demo, fake=fake)
+        state.startup_error = None
+        try:
+            service = build_service(settings, demo=demo, fake=fake, clock=clock)
+        except WhoopkitError as exc:
+            # No traceback and no dead server: every page explains it (e.g. a newer database schema).
+            logger.error("whoopkit web cannot use its data: %s", exc)
+            state.startup_error = exc
+            yield
+            return
+        state.service = service
+        # Compile the templates now, not on the first page view (a 365-day view should not pay it).
+        for name in state.templates.env.list_templates(extensions=["html"]):
+            state.templates.env.get_template(name)
+        state.sync_wake = asyncio.Event()  # one per lifespan: an Event belongs to the loop it waits in
+        task = background.start(service, state.sync, settings.whoop_sync_interval, state.sync_wake)
         logger.info("whoopkit web ready (%s mode)", "demo" if demo else "real")
         try:
             yield
         finally:
-            await state.whoop.aclose()
-            state.whoop = None
+            await background.stop(task)
+            state.service = None
+            await service.aclose()
 
     app = FastAPI(
         title="whoopkit",
@@ -152,7 +132,7 @@ def create_app(
     if demo and fake is not None:
         app.mount(FAKE_PREFIX, fake, name="fake_whoop")
 
-    from whoopkit.web.routes import router
+    from whoopkit.web.routers import router
 
     app.include_router(router)
     install_error_handlers(app)

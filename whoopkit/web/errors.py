@@ -15,13 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from whoopkit.errors import (
-    LOGIN_URL,
     AuthError,
     ConfigError,
     InsightsUnavailableError,
     NotFoundError,
     OAuthError,
     RateLimitedError,
+    StoreError,
     WhoopAPIError,
     WhoopkitError,
     WhoopUnavailableError,
@@ -46,18 +46,22 @@ NAV = (
 LOGIN_BANNER = "You are not connected to WHOOP (or the saved login expired)."
 
 
+def _logged_in(request: Request) -> bool:
+    service = request.app.state.web.service
+    return bool(service is not None and service.auth_status().logged_in)
+
+
 def base_context(request: Request, **extra: Any) -> dict[str, Any]:
-    """What every page's layout needs: navigation, demo flag, login state."""
+    """What every page's layout needs: navigation, demo flag, login state, data freshness."""
     web = request.app.state.web
-    whoop = web.whoop
-    logged_in = bool(whoop is not None and whoop.store.exists())
     context: dict[str, Any] = {
         "request": request,
         "nav": NAV,
         "active": request.url.path,
         "demo": web.demo,
-        "logged_in": logged_in,
+        "logged_in": _logged_in(request),
         "login_banner": None,
+        "freshness": None,  # pages.freshness(...) on pages that show data
         "title": "whoopkit",
     }
     context.update(extra)
@@ -107,7 +111,7 @@ def error_page(
 
 def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     """Map the library's error hierarchy onto statuses and pages (the one place this happens)."""
-    message = with_local_login(request, exc)
+    message = with_login_url(request, exc)
     if isinstance(exc, BadRequestError):
         return error_page(request, 400, "That request does not make sense", message)
     if isinstance(exc, AuthError):
@@ -141,7 +145,19 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     if isinstance(exc, WhoopAPIError):
         return error_page(request, 502, "WHOOP answered with an error", message)
     if isinstance(exc, WhoopUnavailableError):
-        return error_page(request, 503, "WHOOP is not reachable right now", message)
+        # Raised only when nothing is stored to answer from: with stored data, pages show a banner.
+        return error_page(
+            request,
+            503,
+            "WHOOP is not answering",
+            message,
+            hints=[
+                "whoopkit has no stored data for this page yet, so it needs WHOOP to answer first.",
+                "Try again in a minute; once data is stored, pages work even while WHOOP is down.",
+            ],
+        )
+    if isinstance(exc, StoreError):
+        return error_page(request, 503, "whoopkit's local history cannot be used", message)
     if isinstance(exc, InsightsUnavailableError):
         return error_page(request, 503, "AI insights are unavailable", message)
     if isinstance(exc, ConfigError):
@@ -149,10 +165,15 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     return error_page(request, 500, "Something went wrong", message)
 
 
-def with_local_login(request: Request, exc: Exception) -> str:
-    """The error's message, its login URL pointing at the host and port this app is served on."""
-    # The library can only name the default login URL.
-    return str(exc).replace(LOGIN_URL, f"{request.url.scheme}://{request.url.netloc}/login")
+def with_login_url(request: Request, exc: Exception) -> str:
+    """The error's message, naming the login URL from settings (``settings.login_url``)."""
+    text = str(exc)
+    login = getattr(exc, "login_url", None)
+    wanted: str = request.app.state.web.settings.login_url
+    if isinstance(login, str) and login and login != wanted:
+        # An AuthError built without the settings names the default URL: point it at ours.
+        text = text.replace(login, wanted)
+    return text
 
 
 def oauth_hints(request: Request, *, check_credentials: bool = True) -> list[str]:
@@ -182,8 +203,8 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
             400,
             "That request does not make sense",
-            "A value in the address is not valid: the range must be 7, 30, 90 or a whole number of "
-            "days from 1 to 365.",
+            "A value in the address is not valid: the range must be 7, 30, 90, 365 or a whole number "
+            "of days from 1 to 365.",
         )
 
     async def on_http_error(request: Request, exc: Exception) -> Response:

@@ -22,11 +22,6 @@ def duration_ms(milli: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def hours(milli: float | None) -> float | None:
-    """Milliseconds to hours (for charts)."""
-    return None if milli is None else milli / 3_600_000
-
-
 def percent(value: float | None, digits: int = 0) -> str:
     """``67.4`` → ``67%``."""
     return DASH if value is None else f"{value:.{digits}f}%"
@@ -82,14 +77,11 @@ def zone(recovery: float | None) -> str:
     return recovery_zone(recovery)
 
 
+# Only what the templates use; pages.py formats everything else before it reaches a template.
 FILTERS = {
     "duration_ms": duration_ms,
     "percent": percent,
     "number": number,
     "kcal": kcal,
-    "km": km,
-    "day": day,
-    "clock": clock,
     "state_label": state_label,
-    "zone": zone,
 }

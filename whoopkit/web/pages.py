@@ -1,19 +1,19 @@
-"""Pure functions turning WHOOP models into what the templates show (no I/O, easy to test).
+"""Pure functions turning service answers into what the templates show (no I/O, easy to test).
 
-Records arrive newest first; charts run oldest first. Unscored records stay visible as "pending" /
-"unscorable" and are gaps in charts, never zeros.
+Records and day rows arrive newest first; charts run oldest first. Unscored records stay visible as
+"pending" / "unscorable" and are gaps in charts, never zeros. Each range view also returns
+``export``: the same table as plain values, with units in the column names, for its CSV download.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from whoopkit.analytics import whoop_day
+from whoopkit.analytics import DaySummary, kj_to_kcal, whoop_day
 from whoopkit.models import (
     Cycle,
-    Recovery,
     ScoreState,
     Sleep,
     UserBasicProfile,
@@ -30,44 +30,32 @@ ZONE_TEXT = {
     "red": "Red: prioritise rest",
     "none": "",
 }
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+Cell = str | dict[str, str]
+Value = str | int | float | None
 
 
 def _times(value: float | None, factor: float) -> float | None:
     return None if value is None else value * factor
 
 
-def _state_cell(state: ScoreState) -> dict[str, str]:
+def _state_cell(state: ScoreState | str) -> dict[str, str]:
     label = fmt.state_label(state)
     return {"text": label, "css": label}
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _asleep_milli(sleep: Sleep) -> int | None:
     return None if sleep.score is None else sleep.score.stage_summary.asleep_milli
 
 
-def _stages(sleep: Sleep) -> list[tuple[str, int, str]]:
-    if sleep.score is None:
-        return []
-    s = sleep.score.stage_summary
-    return [
-        ("Awake", s.total_awake_time_milli, "awake"),
-        ("Light", s.total_light_sleep_time_milli, "light"),
-        ("Deep (SWS)", s.total_slow_wave_sleep_time_milli, "deep"),
-        ("REM", s.total_rem_sleep_time_milli, "rem"),
-    ]
-
-
-def main_sleeps(sleeps: Sequence[Sleep]) -> list[Sleep]:
-    """Sleeps without naps, newest first."""
-    return sorted((s for s in sleeps if not s.nap), key=lambda s: s.start, reverse=True)
-
-
-def recoveries_by_day(recoveries: Sequence[Recovery], cycles: Sequence[Cycle]) -> list[tuple[date, Recovery]]:
-    """Recoveries paired with their cycle's day, newest first (a recovery without its cycle is skipped)."""
-    by_id = {c.id: c for c in cycles}
-    pairs = [(whoop_day(by_id[r.cycle_id]), r) for r in recoveries if r.cycle_id in by_id]
-    pairs.sort(key=lambda p: (p[0], p[1].created_at), reverse=True)
-    return pairs
+def _minutes(milli: float | None) -> float | None:
+    return None if milli is None else round(milli / MINUTE_MS, 1)
 
 
 def series_end(today: date, seen: Sequence[date]) -> date:
@@ -92,96 +80,124 @@ def _daily_series(
     return [(d, values.get(d)) for d in (today - timedelta(days=k) for k in range(days - 1, -1, -1))]
 
 
+def _export(name: str, days: int, today: date, columns: list[str], rows: list[list[Value]]) -> dict[str, Any]:
+    return {
+        "filename": f"whoopkit-{name}-{days}d-{today.isoformat()}.csv",
+        "columns": columns,
+        "rows": rows,
+    }
+
+
+# --------------------------------------------------------------------------- freshness
+
+
+def freshness(
+    as_of: datetime | None, *, stale: bool, problem: str | None, zone: tzinfo | None
+) -> dict[str, Any]:
+    """The "updated HH:MM" line and, when stale, the banner text; times in the user's ``zone``."""
+    local = None
+    if as_of is not None:
+        local = as_of.astimezone(zone) if zone is not None else as_of.astimezone()
+    clock = fmt.clock(local) if local is not None else None
+    banner = None
+    if stale:
+        stored = f"stored at {clock}" if clock else "stored earlier"
+        banner = f"WHOOP is not answering; showing data {stored}."
+    return {
+        "updated": clock,
+        "updated_iso": local.isoformat(timespec="minutes") if local is not None else None,
+        "stale": stale,
+        "banner": banner,
+        "problem": problem if stale else None,
+    }
+
+
 # --------------------------------------------------------------------------- dashboard
+
+
+def _newest(rows: Sequence[DaySummary], state: str) -> DaySummary | None:
+    return next((r for r in rows if getattr(r, state) != "MISSING"), None)
 
 
 def dashboard(
     *,
     profile: UserBasicProfile | None,
     body: UserBodyMeasurement | None,
-    cycles: Sequence[Cycle],
-    recoveries: Sequence[Recovery],
-    sleeps: Sequence[Sleep],
+    days: Sequence[DaySummary],
     today: date,
 ) -> dict[str, Any]:
-    """The dashboard's numbers: today's recovery, strain, last night's sleep, body, 7-day sparklines."""
-    cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
-    rec_pairs = recoveries_by_day(recoveries, cycles)
-    current = cycles[0] if cycles else None
-    latest_rec = rec_pairs[0][1] if rec_pairs else None
+    """The dashboard from day rows: latest recovery, strain, last night's sleep, body, 7-day sparklines."""
+    days = sorted(days, key=lambda r: r.date, reverse=True)
+    rec_row = _newest(days, "recovery_state")
     recovery: dict[str, Any] = {"value": None, "zone": "none", "zone_text": "", "state": "", "hrv": None}
-    recovery["day"] = fmt.day(rec_pairs[0][0]) if rec_pairs else ""
-    recovery.update(rhr=None, spo2=None, skin_temp=None)
-    if latest_rec is not None:
-        if latest_rec.score is not None:
-            sc = latest_rec.score
-            zone = fmt.zone(sc.recovery_score)
+    recovery.update(day=fmt.day(rec_row.date) if rec_row else "", rhr=None, spo2=None, skin_temp=None)
+    if rec_row is not None:
+        if rec_row.recovery_pct is not None:
+            zone = fmt.zone(rec_row.recovery_pct)
             recovery.update(
-                value=sc.recovery_score,
+                value=rec_row.recovery_pct,
                 zone=zone,
                 zone_text=ZONE_TEXT[zone],
-                hrv=sc.hrv_rmssd_milli,
-                rhr=sc.resting_heart_rate,
-                spo2=sc.spo2_percentage,
-                skin_temp=sc.skin_temp_celsius,
+                hrv=rec_row.hrv_ms,
+                rhr=rec_row.resting_hr_bpm,
+                spo2=rec_row.spo2_pct,
+                skin_temp=rec_row.skin_temp_c,
             )
         else:
-            recovery["state"] = fmt.state_label(latest_rec.score_state)
+            recovery["state"] = fmt.state_label(rec_row.recovery_state)
+    cycle_row = _newest(days, "cycle_state")
     strain: dict[str, Any] = {"value": None, "kilojoule": None, "avg_hr": None, "state": ""}
-    strain["open"] = current is not None and current.end is None
-    strain["day"] = fmt.day(whoop_day(current)) if current is not None else ""
-    if current is not None:
-        if current.score is not None:
-            strain.update(
-                value=current.score.strain,
-                kilojoule=current.score.kilojoule,
-                avg_hr=current.score.average_heart_rate,
-            )
+    strain["open"] = cycle_row is not None and cycle_row.cycle_open
+    strain["day"] = fmt.day(cycle_row.date) if cycle_row is not None else ""
+    if cycle_row is not None:
+        if cycle_row.strain is not None:
+            strain.update(value=cycle_row.strain, kilojoule=cycle_row.energy_kj, avg_hr=cycle_row.avg_hr_bpm)
         else:
-            strain["state"] = fmt.state_label(current.score_state)
-    nights = main_sleeps(sleeps)
-    last = nights[0] if nights else None
+            strain["state"] = fmt.state_label(cycle_row.cycle_state)
+    sleep_row = _newest(days, "sleep_state")
     sleep: dict[str, Any] = {"asleep": None, "in_bed": None, "performance": None, "state": "", "stages": []}
-    if last is not None:
-        if last.score is not None:
-            stages = _stages(last)
+    if sleep_row is not None:
+        if sleep_row.sleep_hours is not None:
+            stages = [
+                (name, round((minutes or 0.0) * MINUTE_MS), css)
+                for name, minutes, css in (
+                    ("Awake", sleep_row.awake_minutes, "awake"),
+                    ("Light", sleep_row.light_minutes, "light"),
+                    ("Deep (SWS)", sleep_row.sws_minutes, "deep"),
+                    ("REM", sleep_row.rem_minutes, "rem"),
+                )
+            ]
             sleep.update(
-                asleep=_asleep_milli(last),
-                in_bed=last.score.stage_summary.total_in_bed_time_milli,
-                performance=last.score.sleep_performance_percentage,
+                asleep=_times(sleep_row.sleep_hours, HOUR_MS),
+                in_bed=_times(sleep_row.in_bed_hours, HOUR_MS),
+                performance=sleep_row.sleep_performance_pct,
                 stages=[{"name": n, "milli": v, "css": c} for n, v, c in stages],
                 stagebar=charts.stage_bar(stages),
-                window=f"{fmt.clock(last.local_start)}–{fmt.clock(last.end.astimezone(last.local_start.tzinfo))}",
+                window=f"{fmt.clock(sleep_row.sleep_start_local)}–{fmt.clock(sleep_row.sleep_end_local)}",
             )
         else:
-            sleep["state"] = fmt.state_label(last.score_state)
-
-    today = series_end(today, [whoop_day(c) for c in cycles])
-    trends = _trends(cycles, rec_pairs, nights, today)
+            sleep["state"] = fmt.state_label(sleep_row.sleep_state)
+    end = series_end(today, [r.date for r in days if r.cycle_state != "MISSING"])
     return {
         "first_name": profile.first_name if profile else "",
         "recovery": recovery,
         "strain": strain,
         "sleep": sleep,
         "body": body,
-        "trends": trends,
+        "trends": _trends(days, end),
     }
 
 
-def _trends(
-    cycles: Sequence[Cycle],
-    rec_pairs: Sequence[tuple[date, Recovery]],
-    nights: Sequence[Sleep],
-    today: date,
-) -> list[dict[str, Any]]:
-    def series(pairs: Sequence[tuple[date, float | None]]) -> list[float | None]:
+def _trends(days: Sequence[DaySummary], today: date) -> list[dict[str, Any]]:
+    def series(field: str) -> list[float | None]:
+        pairs = [(r.date, getattr(r, field)) for r in days]
         return [v for _, v in _daily_series(pairs, 7, today)]
 
-    rec = series([(d, r.score.recovery_score if r.score else None) for d, r in rec_pairs])
-    hrv = series([(d, r.score.hrv_rmssd_milli if r.score else None) for d, r in rec_pairs])
-    rhr = series([(d, r.score.resting_heart_rate if r.score else None) for d, r in rec_pairs])
-    strain = series([(whoop_day(c), c.score.strain if c.score else None) for c in cycles])
-    slept = series([(whoop_day(s), fmt.hours(_asleep_milli(s))) for s in nights])
+    rec = series("recovery_pct")
+    hrv = series("hrv_ms")
+    rhr = series("resting_hr_bpm")
+    strain = series("strain")
+    slept = series("sleep_hours")
 
     def last(values: list[float | None]) -> float | None:
         return next((v for v in reversed(values) if v is not None), None)
@@ -191,7 +207,7 @@ def _trends(
         ("HRV", hrv, "hrv", fmt.number(last(hrv), 0, "ms")),
         ("Resting HR", rhr, "rhr", fmt.number(last(rhr), 0, "bpm")),
         ("Strain", strain, "strain", fmt.number(last(strain), 1)),
-        ("Sleep", slept, "sleep", fmt.duration_ms(_times(last(slept), 3_600_000))),
+        ("Sleep", slept, "sleep", fmt.duration_ms(_times(last(slept), HOUR_MS))),
     ]
     out = []
     for label, values, css, value in rows:
@@ -213,11 +229,13 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
     """Strain per day: a bar chart and a table."""
     cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
     pairs = [(whoop_day(c), c.score.strain if c.score else None) for c in cycles]
-    today = series_end(today, [d for d, _ in pairs])
-    points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, today)]
+    end = series_end(today, [d for d, _ in pairs])
+    points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, end)]
     rows = []
+    export: list[list[Value]] = []
     for c in cycles:
         s = c.score
+        length_ms = None if c.end is None else (c.end - c.start).total_seconds() * 1000
         rows.append(
             {
                 "cells": [
@@ -226,11 +244,21 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
                     fmt.kcal(s.kilojoule) if s else fmt.DASH,
                     fmt.number(s.average_heart_rate, 0, "bpm") if s else fmt.DASH,
                     fmt.number(s.max_heart_rate, 0, "bpm") if s else fmt.DASH,
-                    "in progress"
-                    if c.end is None
-                    else fmt.duration_ms((c.end - c.start).total_seconds() * 1000),
+                    "in progress" if length_ms is None else fmt.duration_ms(length_ms),
                 ]
             }
+        )
+        export.append(
+            [
+                whoop_day(c).isoformat(),
+                str(c.score_state),
+                _rounded(s.strain) if s else None,
+                kj_to_kcal(s.kilojoule) if s else None,
+                s.average_heart_rate if s else None,
+                s.max_heart_rate if s else None,
+                _minutes(length_ms),
+                c.end is None,
+            ]
         )
     scored = [c.score.strain for c in cycles if c.score]
     summary = [("Average strain", fmt.number(sum(scored) / len(scored), 1))] if scored else []
@@ -240,6 +268,22 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
         "heading": "Strain",
         "columns": ["Day", "Strain", "Energy", "Avg HR", "Max HR", "Length"],
         "rows": rows,
+        "export": _export(
+            "strain",
+            days,
+            today,
+            [
+                "day",
+                "score_state",
+                "strain_0_21",
+                "energy_kcal",
+                "avg_hr_bpm",
+                "max_hr_bpm",
+                "length_minutes",
+                "in_progress",
+            ],
+            export,
+        ),
         "summary": summary,
         "charts": [
             {
@@ -266,14 +310,17 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
         for w in reversed(workouts)
     ]
     rows = []
+    export: list[list[Value]] = []
     for w in workouts:
         s = w.score
+        sport = w.sport_name.replace("-", " ").replace("_", " ").title()
+        duration_ms = (w.end - w.start).total_seconds() * 1000
         rows.append(
             {
                 "cells": [
                     f"{fmt.day(w.local_start.date())} {fmt.clock(w.local_start)}",
-                    w.sport_name.replace("-", " ").replace("_", " ").title(),
-                    fmt.duration_ms((w.end - w.start).total_seconds() * 1000),
+                    sport,
+                    fmt.duration_ms(duration_ms),
                     fmt.number(s.strain, 1) if s else _state_cell(w.score_state),
                     fmt.number(s.average_heart_rate, 0, "bpm") if s else fmt.DASH,
                     fmt.number(s.max_heart_rate, 0, "bpm") if s else fmt.DASH,
@@ -281,6 +328,19 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
                     fmt.km(s.distance_meter) if s and s.distance_meter is not None else fmt.DASH,
                 ]
             }
+        )
+        export.append(
+            [
+                w.local_start.isoformat(timespec="minutes"),
+                sport,
+                _minutes(duration_ms),
+                str(w.score_state),
+                _rounded(s.strain) if s else None,
+                s.average_heart_rate if s else None,
+                s.max_heart_rate if s else None,
+                kj_to_kcal(s.kilojoule) if s else None,
+                _rounded(s.distance_meter / 1000, 2) if s and s.distance_meter is not None else None,
+            ]
         )
     total_ms = sum((w.end - w.start).total_seconds() * 1000 for w in workouts)
     summary = (
@@ -290,6 +350,23 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
         "heading": "Workouts",
         "columns": ["When", "Sport", "Duration", "Strain", "Avg HR", "Max HR", "Energy", "Distance"],
         "rows": rows,
+        "export": _export(
+            "workouts",
+            days,
+            today,
+            [
+                "start_local",
+                "sport",
+                "duration_minutes",
+                "score_state",
+                "strain_0_21",
+                "avg_hr_bpm",
+                "max_hr_bpm",
+                "energy_kcal",
+                "distance_km",
+            ],
+            export,
+        ),
         "summary": summary,
         "charts": [
             {
@@ -310,8 +387,8 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     by_day: dict[date, Sleep] = {}
     for s in nights:
         by_day.setdefault(whoop_day(s), s)
-    today = series_end(today, list(by_day))
-    span = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
+    end = series_end(today, list(by_day))
+    span = [end - timedelta(days=k) for k in range(days - 1, -1, -1)]
     stacks: list[charts.Stack | None] = []  # an empty Stack keeps the day's axis label
     perf: list[charts.Point] = []
     for d in span:
@@ -323,7 +400,7 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
         score = night.score
         st = score.stage_summary
         segments = tuple(
-            (ms / 3_600_000, css)
+            (ms / HOUR_MS, css)
             for ms, css in (
                 (st.total_slow_wave_sleep_time_milli, "deep"),
                 (st.total_rem_sleep_time_milli, "rem"),
@@ -340,14 +417,16 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
         )
         perf.append(charts.Point(fmt.short_day(d), score.sleep_performance_percentage))
     rows = []
+    export: list[list[Value]] = []
     for s in sleeps:
         sc = s.score
+        local_end = s.end.astimezone(s.local_start.tzinfo)
         rows.append(
             {
                 "css": "nap" if s.nap else "",
                 "cells": [
                     fmt.day(whoop_day(s)),
-                    f"{fmt.clock(s.local_start)}–{fmt.clock(s.end.astimezone(s.local_start.tzinfo))}",
+                    f"{fmt.clock(s.local_start)}–{fmt.clock(local_end)}",
                     fmt.duration_ms(_asleep_milli(s)) if sc else _state_cell(s.score_state),
                     fmt.duration_ms(sc.stage_summary.total_in_bed_time_milli) if sc else fmt.DASH,
                     fmt.percent(sc.sleep_performance_percentage) if sc else fmt.DASH,
@@ -357,6 +436,22 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
                     fmt.number(sc.respiratory_rate, 1, "rpm") if sc else fmt.DASH,
                 ],
             }
+        )
+        export.append(
+            [
+                whoop_day(s).isoformat(),
+                s.nap,
+                s.local_start.isoformat(timespec="minutes"),
+                local_end.isoformat(timespec="minutes"),
+                str(s.score_state),
+                _minutes(_asleep_milli(s)),
+                _minutes(sc.stage_summary.total_in_bed_time_milli) if sc else None,
+                _rounded(sc.sleep_performance_percentage) if sc else None,
+                _rounded(sc.sleep_efficiency_percentage) if sc else None,
+                _minutes(sc.stage_summary.total_slow_wave_sleep_time_milli) if sc else None,
+                _minutes(sc.stage_summary.total_rem_sleep_time_milli) if sc else None,
+                _rounded(sc.respiratory_rate) if sc else None,
+            ]
         )
     asleep = [m for m in (_asleep_milli(s) for s in nights) if m is not None]
     summary = [("Average asleep", fmt.duration_ms(sum(asleep) / len(asleep)))] if asleep else []
@@ -378,6 +473,26 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
             "Resp.",
         ],
         "rows": rows,
+        "export": _export(
+            "sleep",
+            days,
+            today,
+            [
+                "night",
+                "nap",
+                "start_local",
+                "end_local",
+                "score_state",
+                "asleep_minutes",
+                "in_bed_minutes",
+                "performance_pct",
+                "efficiency_pct",
+                "deep_minutes",
+                "rem_minutes",
+                "respiratory_rate_per_min",
+            ],
+            export,
+        ),
         "summary": summary,
         "charts": [
             {
@@ -404,46 +519,71 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     }
 
 
-def recovery_view(
-    recoveries: Sequence[Recovery], cycles: Sequence[Cycle], *, days: int, today: date
-) -> dict[str, Any]:
-    """Recovery coloured by zone, HRV and resting heart rate: charts and a table."""
-    pairs = recoveries_by_day(recoveries, cycles)
-    today = series_end(today, [d for d, _ in pairs])
-    series = _daily_series([(d, r.score.recovery_score if r.score else None) for d, r in pairs], days, today)
-    rec_points = [charts.Point(fmt.short_day(d), v, css=fmt.zone(v)) for d, v in series]
-    hrv = _daily_series([(d, r.score.hrv_rmssd_milli if r.score else None) for d, r in pairs], days, today)
-    rhr = _daily_series([(d, r.score.resting_heart_rate if r.score else None) for d, r in pairs], days, today)
+def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> dict[str, Any]:
+    """Recovery coloured by zone, HRV and resting heart rate from day rows: charts and a table."""
+    with_recovery = sorted(
+        (r for r in day_rows if r.recovery_state != "MISSING"), key=lambda r: r.date, reverse=True
+    )
+    end = series_end(today, [r.date for r in with_recovery])
+
+    def series(field: str) -> list[tuple[date, float | None]]:
+        return _daily_series([(r.date, getattr(r, field)) for r in with_recovery], days, end)
+
+    rec_points = [charts.Point(fmt.short_day(d), v, css=fmt.zone(v)) for d, v in series("recovery_pct")]
     rows = []
-    for d, r in pairs:
-        sc = r.score
-        zone = fmt.zone(sc.recovery_score) if sc else ""
-        rows.append(
-            {
-                "cells": [
-                    fmt.day(d),
-                    {"text": fmt.percent(sc.recovery_score), "css": zone}
-                    if sc
-                    else _state_cell(r.score_state),
-                    fmt.number(sc.hrv_rmssd_milli, 0, "ms") if sc else fmt.DASH,
-                    fmt.number(sc.resting_heart_rate, 0, "bpm") if sc else fmt.DASH,
-                    fmt.percent(sc.spo2_percentage, 1) if sc else fmt.DASH,
-                    fmt.number(sc.skin_temp_celsius, 1, "°C") if sc else fmt.DASH,
-                ]
-            }
+    export: list[list[Value]] = []
+    for r in with_recovery:
+        scored = r.recovery_pct is not None
+        zone = fmt.zone(r.recovery_pct) if scored else ""
+        cells: list[Cell] = [
+            fmt.day(r.date),
+            {"text": fmt.percent(r.recovery_pct), "css": zone} if scored else _state_cell(r.recovery_state),
+            fmt.number(r.hrv_ms, 0, "ms"),
+            fmt.number(r.resting_hr_bpm, 0, "bpm"),
+            fmt.percent(r.spo2_pct, 1),
+            fmt.number(r.skin_temp_c, 1, "°C"),
+        ]
+        rows.append({"cells": cells})
+        export.append(
+            [
+                r.date.isoformat(),
+                r.recovery_state,
+                r.recovery_pct,
+                r.recovery_zone,
+                r.hrv_ms,
+                r.resting_hr_bpm,
+                r.spo2_pct,
+                r.skin_temp_c,
+            ]
         )
-    scored = [r.score.recovery_score for _, r in pairs if r.score]
+    scores = [r.recovery_pct for r in with_recovery if r.recovery_pct is not None]
     summary = []
-    if scored:
-        summary.append(("Average recovery", fmt.percent(sum(scored) / len(scored))))
+    if scores:
+        summary.append(("Average recovery", fmt.percent(sum(scores) / len(scores))))
         for zone_name in ("green", "yellow", "red"):
             summary.append(
-                (f"{zone_name.title()} days", str(sum(1 for v in scored if fmt.zone(v) == zone_name)))
+                (f"{zone_name.title()} days", str(sum(1 for v in scores if fmt.zone(v) == zone_name)))
             )
     return {
         "heading": "Recovery",
         "columns": ["Day", "Recovery", "HRV", "Resting HR", "SpO₂", "Skin temp"],
         "rows": rows,
+        "export": _export(
+            "recovery",
+            days,
+            today,
+            [
+                "day",
+                "score_state",
+                "recovery_pct",
+                "recovery_zone",
+                "hrv_ms",
+                "resting_hr_bpm",
+                "spo2_pct",
+                "skin_temp_c",
+            ],
+            export,
+        ),
         "summary": summary,
         "charts": [
             {
@@ -463,7 +603,7 @@ def recovery_view(
             {
                 "title": "Heart rate variability (ms)",
                 "svg": charts.line_chart(
-                    [charts.Point(fmt.short_day(d), v) for d, v in hrv],
+                    [charts.Point(fmt.short_day(d), v) for d, v in series("hrv_ms")],
                     label="HRV per day",
                     unit="",
                     css="hrv",
@@ -472,7 +612,7 @@ def recovery_view(
             {
                 "title": "Resting heart rate (bpm)",
                 "svg": charts.line_chart(
-                    [charts.Point(fmt.short_day(d), v) for d, v in rhr],
+                    [charts.Point(fmt.short_day(d), v) for d, v in series("resting_hr_bpm")],
                     label="Resting heart rate per day",
                     css="rhr",
                 ),
@@ -480,8 +620,3 @@ def recovery_view(
         ],
         "empty_message": f"No recoveries in the last {days} days.",
     }
-
-
-def today_for(now: datetime) -> date:
-    """Today's date in the server's zone (the app runs on the user's own machine)."""
-    return now.astimezone().date()

@@ -24,6 +24,27 @@
       list.appendChild(li);
     });
   }
+  function showFreshness(fresh) {
+    if (!fresh) {
+      return;
+    }
+    var line = byId("freshness");
+    if (line && fresh.updated) {
+      while (line.firstChild) {
+        line.removeChild(line.firstChild);
+      }
+      line.appendChild(document.createTextNode("updated "));
+      var time = document.createElement("time");
+      time.setAttribute("data-testid", "updated");
+      time.textContent = String(fresh.updated);
+      line.appendChild(time);
+    }
+    var banner = byId("insight-stale");
+    if (banner && fresh.stale) {
+      banner.textContent = String(fresh.banner || "") + (fresh.problem ? " " + String(fresh.problem) : "");
+      banner.hidden = false;
+    }
+  }
   function show(data) {
     var insights = data.insights || {};
     var summary = byId("insight-summary");
@@ -59,6 +80,7 @@
       });
       byId("insight-facts-card").hidden = false;
     }
+    showFreshness(data.freshness);
     var fallback = card.querySelector(".fallback-link");
     if (fallback) {
       fallback.hidden = true;

@@ -1,0 +1,111 @@
+"""FastAPI dependencies and their ``Annotated`` aliases, as in FastAPI's full-stack template.
+
+Routes declare what they need (``service: ServiceDep``, ``days: DaysDep``) instead of digging in
+``request.app.state``; the app's lifespan builds what these hand out. ``WebDep`` is the app's own
+state (templates, login states, the insight cache), ``ServiceDep`` the one data service.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from whoopkit.config import Settings
+from whoopkit.service import WhoopService
+from whoopkit.web.errors import BadRequestError
+from whoopkit.web.state import WebState
+
+RANGE_CHOICES = (7, 30, 90, 365)
+DEFAULT_DAYS = 30
+MAX_DAYS = 365
+_DAYS_RE = re.compile(r"[0-9]{1,3}")
+
+Format = Literal["html", "csv"]
+
+
+def get_web(request: Request) -> WebState:
+    """The app's shared state (settings, service, templates, login states)."""
+    web: WebState = request.app.state.web
+    return web
+
+
+WebDep = Annotated[WebState, Depends(get_web)]
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return get_web(request).settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_service(request: Request) -> WhoopService:
+    """The data service built in the lifespan (the routes' only way to WHOOP data).
+
+    Raises:
+        WhoopkitError: it could not be built at start-up (the error page says why).
+    """
+    return get_web(request).require_service()
+
+
+ServiceDep = Annotated[WhoopService, Depends(get_service)]
+
+
+def parse_days(raw: str | list[str] | None) -> int:
+    """``?days=``: one of 7/30/90/365 or any whole number 1..365; anything else is a 400.
+
+    A list is every ``days`` value in the query: conflicting repeats are refused rather than one
+    silently winning.
+
+    Raises:
+        BadRequestError: not a whole number in range, or given twice with different values.
+    """
+    if isinstance(raw, list):
+        if len(set(raw)) > 1:
+            raise BadRequestError(
+                f"The range was given {len(raw)} times with different values; give ?days= once."
+            )
+        raw = raw[0] if raw else None
+    if raw is None or raw == "":
+        return DEFAULT_DAYS
+    if not _DAYS_RE.fullmatch(raw) or not 1 <= int(raw) <= MAX_DAYS:
+        raise BadRequestError(
+            f"The range must be 7, 30, 90, 365 or a whole number of days from 1 to {MAX_DAYS}; "
+            f"got {raw[:20]!r}."
+        )
+    return int(raw)
+
+
+def get_days(request: Request) -> int:
+    """The range view's ``?days=`` (see :func:`parse_days`).
+
+    Raises:
+        BadRequestError: the value is not a whole number of days from 1 to 365.
+    """
+    return parse_days(request.query_params.getlist("days"))
+
+
+DaysDep = Annotated[int, Depends(get_days)]
+
+
+def get_format(request: Request) -> Format:
+    """``?format=``: ``html`` (the default) or ``csv`` (a download of the table).
+
+    Raises:
+        BadRequestError: any other value, or conflicting repeats.
+    """
+    values = request.query_params.getlist("format")
+    if len(set(values)) > 1:
+        raise BadRequestError("The format was given more than once with different values; give it once.")
+    value = values[0].lower() if values else ""
+    if value in ("", "html"):
+        return "html"
+    if value == "csv":
+        return "csv"
+    raise BadRequestError(f"The format must be html or csv; got {values[0][:20]!r}.")
+
+
+FormatDep = Annotated[Format, Depends(get_format)]

@@ -1,0 +1,184 @@
+"""The OAuth round trip: ``/login`` (to WHOOP's consent page), ``/callback`` (back) and ``/logout``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from whoopkit import runtime
+from whoopkit.errors import ConfigError, WhoopkitError
+from whoopkit.web.deps import ServiceDep, SettingsDep, WebDep
+from whoopkit.web.errors import error_page, oauth_hints, with_login_url
+from whoopkit.web.security import FAKE_PREFIX, LOOPBACK_NAMES
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+STATE_COOKIE = "whoopkit_oauth_state"
+
+
+def _port(scheme: str, port: int | None) -> int:
+    return port if port is not None else (443 if scheme == "https" else 80)
+
+
+def canonical_login(request: Request, redirect_uri: str) -> str | None:
+    """The login URL on the redirect URI's host, when the user opened a different loopback name.
+
+    The state cookie is bound to the host it was set on; if the user opened 127.0.0.1 but WHOOP
+    redirects back to localhost, the cookie would be missing at /callback.
+
+    Raises:
+        ConfigError: the redirect URI points at another port on this machine, so WHOOP would send
+            the browser back to a different program.
+    """
+    target = urlsplit(redirect_uri)
+    here = request.url
+    if (
+        not target.hostname
+        or target.hostname not in LOOPBACK_NAMES
+        or (here.hostname or "") not in LOOPBACK_NAMES
+    ):
+        return None
+    if _port(target.scheme, target.port) != _port(here.scheme, here.port):
+        raise ConfigError(
+            f"WHOOP_REDIRECT_URI is {redirect_uri}, but the dashboard runs on "
+            f"port {_port(here.scheme, here.port)}: set WHOOP_REDIRECT_URI=http://localhost:"
+            f"{_port(here.scheme, here.port)}/callback (and register exactly that URI in the WHOOP developer "
+            "dashboard), or run the dashboard on the redirect URI's port."
+        )
+    if target.hostname == here.hostname:
+        return None
+    return f"{target.scheme}://{target.netloc}/login"
+
+
+@router.get("/login")
+async def login(request: Request, web: WebDep, settings: SettingsDep, service: ServiceDep) -> Response:
+    """Redirect to WHOOP's consent page with every scope and a fresh single-use state."""
+    canonical = canonical_login(request, settings.whoop_redirect_uri)
+    if canonical is not None:
+        return RedirectResponse(canonical, status_code=303)
+    state = web.states.issue()
+    url = service.authorize_url(state)
+    if service.demo:
+        # The runtime talks to the fake in-process; the browser reaches it under /_fake_whoop.
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        url = url.replace(runtime.DEMO_HOST, origin + FAKE_PREFIX, 1)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        STATE_COOKIE,
+        state,
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _callback_error(request: Request, status: int, heading: str, message: str) -> Response:
+    hints = oauth_hints(request, check_credentials=False)
+    response = error_page(request, status, heading, message, hints=hints, show_login=True)
+    response.delete_cookie(STATE_COOKIE, path="/")
+    return response
+
+
+@router.get("/callback")
+async def callback(request: Request, web: WebDep, service: ServiceDep) -> Response:
+    """Check the state (once), exchange the code and save the token (the service), go to the dashboard."""
+    params = request.query_params
+    state = params.get("state")
+    cookie_state = request.cookies.get(STATE_COOKIE)
+    # Consume first, whatever else is wrong, so a state can never be replayed.
+    state_ok = web.states.consume(state) and bool(state) and cookie_state == state
+    error = params.get("error")
+    if error:
+        if error == "access_denied":
+            return _callback_error(
+                request,
+                403,
+                "You did not allow access",
+                "WHOOP says access was denied, so whoopkit cannot read your data. Log in again and "
+                "press Allow/Approve to connect.",
+            )
+        code_text = re.sub(r"[^a-z_]", "", error.lower())[:40] or "unknown"
+        return _callback_error(
+            request, 400, "WHOOP reported a login error", f"WHOOP returned the error {code_text!r}."
+        )
+    if not state_ok:
+        return _callback_error(
+            request,
+            400,
+            "This login link is not valid",
+            "The login's state did not match (it expired, was already used, or came from another "
+            "browser or host). Start the login again.",
+        )
+    code = params.get("code")
+    if not code:
+        return _callback_error(
+            request, 400, "No authorization code", "WHOOP did not send an authorization code back."
+        )
+    try:
+        await service.login_with_code(code)
+    except WhoopkitError as exc:
+        logger.warning("code exchange failed: %s", type(exc).__name__)
+        return _callback_error(request, 400, "The WHOOP login did not complete", with_login_url(request, exc))
+    logger.info("logged in to WHOOP (%s mode)", "demo" if service.demo else "real")
+    web.sync_wake.set()  # fetch the history now rather than at the next interval
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(STATE_COOKIE, path="/")
+    return response
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a POST comes from our own pages (a CSRF check that needs no token).
+
+    Browsers send Sec-Fetch-Site; with Referrer-Policy no-referrer a form POST's Origin is "null",
+    so Origin is only compared when it is a real origin. Clients that send neither (curl) pass.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        return urlsplit(origin).netloc == request.url.netloc
+    return True
+
+
+DELETE_DATA_VALUES = frozenset({"1", "on", "true", "yes"})
+MAX_FORM_BYTES = 4096  # the logout form has one checkbox
+
+
+async def wants_data_deleted(request: Request) -> bool:
+    """Whether the logout form's "also delete my local data" box (``delete_data``) was ticked.
+
+    The form is parsed here rather than with FastAPI's ``Form()``, which needs python-multipart for
+    one urlencoded field; anything else than a small urlencoded form keeps the data.
+    """
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return False
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return False
+    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("delete_data", [])
+    return any(v.strip().lower() in DELETE_DATA_VALUES for v in values)
+
+
+@router.post("/logout")
+async def logout(request: Request, service: ServiceDep) -> Response:
+    """Revoke WHOOP access and remove the token file; delete the local history only if ticked."""
+    if not same_origin(request):
+        return error_page(request, 403, "Cross-site request refused", "Log out from the dashboard itself.")
+    delete = await wants_data_deleted(request)
+    await service.logout(delete_local_data=delete)
+    logger.info("logged out of WHOOP (%s)", "local history deleted" if delete else "local history kept")
+    return RedirectResponse("/?logged_out=1" + ("&deleted=1" if delete else ""), status_code=303)

@@ -1,0 +1,48 @@
+"""``/`` (log in, or go to the dashboard) and ``/dashboard`` (today at a glance)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from whoopkit.service import RECENT_DAYS
+from whoopkit.web import pages
+from whoopkit.web.deps import ServiceDep, SettingsDep
+from whoopkit.web.errors import render
+from whoopkit.web.routers.common import freshness_of
+
+router = APIRouter()
+
+
+@router.get("/")
+async def home(request: Request, settings: SettingsDep, service: ServiceDep) -> Response:
+    """Log in, or go to the dashboard when already logged in."""
+    params = request.query_params
+    if "logged_out" not in params and service.auth_status().logged_in:
+        return RedirectResponse("/dashboard", status_code=303)
+    note = None
+    if "logged_out" in params:
+        note = (
+            "You are logged out, and your WHOOP history on this computer was deleted."
+            if "deleted" in params
+            else "You are logged out. Your WHOOP history stays on this computer for your next login."
+        )
+    return render(
+        request, "home.html", title="Welcome", redirect_uri=settings.whoop_redirect_uri, notice=note
+    )
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, service: ServiceDep) -> Response:
+    """Today's recovery, HRV, resting HR, strain, last night's sleep, body, 7-day trends."""
+    service.require_login()  # a cheap local check, so a logged-out page fails fast with the banner
+    answer = await service.recent()
+    today = service.today()
+    # recent() has just brought these days up to date: the day rows come from the store alone.
+    rows = service.stored_days(today - timedelta(days=RECENT_DAYS - 1), today)
+    context = pages.dashboard(profile=answer.data.profile, body=answer.data.body, days=rows, today=today)
+    return render(
+        request, "dashboard.html", title="Dashboard", freshness=freshness_of(service, answer), **context
+    )

@@ -1,0 +1,125 @@
+"""AI insights: the page (at once, with a "thinking…" card) and its JSON data endpoint."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from whoopkit import insights as insights_mod
+from whoopkit.service import Answer, WhoopService
+from whoopkit.web import pages
+from whoopkit.web.deps import ServiceDep, WebDep
+from whoopkit.web.errors import render
+from whoopkit.web.routers.common import freshness_of
+from whoopkit.web.state import WebState
+
+router = APIRouter()
+
+INSIGHT_TTL = 600.0  # a model answer stays good while the numbers it was given are the same
+
+Facts = list[tuple[str, str]]
+
+
+async def _insight_input(service: WhoopService) -> tuple[insights_mod.InsightInput, Answer[Any]]:
+    await service.user_id()  # "today" is in the user's zone, known once the user is
+    end = service.today()
+    start = end - timedelta(days=insights_mod.LOOKBACK_DAYS - 1)
+    # One read brings every collection of the window up to date; the records then come from the store.
+    answer = await service.days(start, end)
+    body = await service.body()
+    data = insights_mod.InsightInput(
+        body=body.data,
+        cycles=service.stored_cycles(start, end),
+        recoveries=service.stored_recoveries(start, end),
+        sleeps=service.stored_sleeps(start, end),
+        workouts=service.stored_workouts(start, end),
+        now=service.now(),
+    )
+    return data, answer
+
+
+async def _generate(
+    web: WebState, service: WhoopService
+) -> tuple[insights_mod.InsightResult, Facts, Answer[Any]]:
+    service.require_login()
+    data, answer = await _insight_input(service)
+    facts = insights_mod.facts(data)
+    # Reloading the page must not make a local model think for half a minute again: answers from
+    # Ollama are kept for the same prompt (the same numbers) for INSIGHT_TTL seconds.
+    key = hashlib.sha256(
+        f"{web.settings.ollama_host}|{web.settings.ollama_model}|{insights_mod.build_prompt(data)}".encode()
+    ).hexdigest()
+    now = time.monotonic()
+    cached = web.insight_cache.get(key)
+    if cached is not None and now - cached[0] < INSIGHT_TTL:
+        return cached[1], facts, answer
+    client = web.ollama_client()
+    try:
+        result = await insights_mod.generate_insights(data, web.settings, client=client)
+    finally:
+        await _close_ollama(client)
+    if result.source == "ollama":
+        if len(web.insight_cache) >= 16:
+            web.insight_cache.clear()
+        web.insight_cache[key] = (now, result)
+    return result, facts, answer
+
+
+async def _close_ollama(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if close is not None:
+        await close()
+
+
+async def _stored_freshness(service: WhoopService) -> dict[str, Any]:
+    """When the store was last synced, without syncing: the page itself must appear at once."""
+    status = service.store_status()
+    if status.user_id is not None:
+        await service.user_id()  # known to the store, so no upstream call; gives the user's zone
+    synced = [c.last_sync for c in status.collections.values()]
+    as_of = None if not synced or any(s is None for s in synced) else min(s for s in synced if s)
+    return pages.freshness(as_of, stale=False, problem=None, zone=service.user_zone())
+
+
+@router.get("/ai-insights-view")
+async def ai_insights_view(request: Request, web: WebDep, service: ServiceDep) -> Response:
+    """The insights page, at once, with a "thinking…" card that JS fills (``?wait=1``: rendered here)."""
+    service.require_login()
+    result = None
+    facts: Facts = []
+    if request.query_params.get("wait") == "1":
+        result, facts, answer = await _generate(web, service)
+        freshness = freshness_of(service, answer)
+    else:
+        freshness = await _stored_freshness(service)
+    return render(
+        request,
+        "insights.html",
+        title="AI insights",
+        model=web.settings.ollama_model,
+        result=result,
+        facts=facts,
+        freshness=freshness,
+    )
+
+
+@router.get("/ai-insights-view/data")
+async def ai_insights_data(web: WebDep, service: ServiceDep) -> Response:
+    """The insight as JSON for the page's script (Ollama's answer, or rule-based when it is unavailable)."""
+    result, facts, answer = await _generate(web, service)
+    body = result.model_dump(mode="json")
+    body["facts"] = facts
+    fresh = freshness_of(service, answer)
+    body["freshness"] = {
+        "as_of": answer.freshness.as_of_iso,
+        "updated": fresh["updated"],
+        "stale": fresh["stale"],
+        "banner": fresh["banner"],
+        "problem": fresh["problem"],
+    }
+    return JSONResponse(body, headers={"cache-control": "no-store"})

@@ -1,0 +1,116 @@
+"""The four range views (strain, workouts, sleep, recovery over 1..365 days): charts and a table.
+
+Each renders from the store through the service, and ``?format=csv`` downloads the table it shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from whoopkit.service import Answer, WhoopService
+from whoopkit.web import pages
+from whoopkit.web.deps import RANGE_CHOICES, DaysDep, Format, FormatDep, ServiceDep
+from whoopkit.web.errors import render
+from whoopkit.web.routers.common import freshness_of
+
+router = APIRouter()
+
+
+async def _window(service: WhoopService, days: int) -> tuple[date, date]:
+    """The WHOOP days a range view covers: the last ``days`` days up to the user's today."""
+    service.require_login()  # a cheap local check, so a logged-out page fails fast with the banner
+    await service.user_id()  # "today" is in the user's zone, known once the user is
+    today = service.today()
+    return today - timedelta(days=days - 1), today
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""  # a missing or unscored value is empty, never 0
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        # Text from WHOOP (a sport name) must not run as a formula when the file opens in a spreadsheet.
+        return "'" + value
+    return value
+
+
+def csv_text(export: dict[str, Any]) -> str:
+    """The view's table as CSV: a header row with units in the names, one row per table row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(export["columns"])
+    for row in export["rows"]:
+        writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _answer(
+    request: Request,
+    service: WhoopService,
+    answer: Answer[Any],
+    context: dict[str, Any],
+    *,
+    days: int,
+    fmt: Format,
+) -> Response:
+    export = context.pop("export")
+    if fmt == "csv":
+        return Response(
+            csv_text(export),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="{export["filename"]}"',
+                "cache-control": "no-store",
+            },
+        )
+    return render(
+        request,
+        "records.html",
+        title=f"{context['heading']}, last {days} days",
+        days=days,
+        range_choices=RANGE_CHOICES,
+        csv_href=f"{request.url.path}?days={days}&format=csv",
+        freshness=freshness_of(service, answer),
+        **context,
+    )
+
+
+@router.get("/cycles-view")
+async def cycles_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
+    """Day strain over the range: a chart and a table (``?format=csv``: the table as CSV)."""
+    start, today = await _window(service, days)
+    answer = await service.cycles(start, today)
+    context = pages.cycles_view(answer.data, days=days, today=today)
+    return _answer(request, service, answer, context, days=days, fmt=fmt)
+
+
+@router.get("/workouts-view")
+async def workouts_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
+    """Workouts over the range: a chart and a table (``?format=csv``: the table as CSV)."""
+    start, today = await _window(service, days)
+    answer = await service.workouts(start, today)
+    context = pages.workouts_view(answer.data, days=days, today=today)
+    return _answer(request, service, answer, context, days=days, fmt=fmt)
+
+
+@router.get("/sleep-view")
+async def sleep_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
+    """Sleep over the range: stages, performance and a table (``?format=csv``: the table as CSV)."""
+    start, today = await _window(service, days)
+    answer = await service.sleeps(start, today)
+    context = pages.sleep_view(answer.data, days=days, today=today)
+    return _answer(request, service, answer, context, days=days, fmt=fmt)
+
+
+@router.get("/recovery-view")
+async def recovery_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
+    """Recovery, HRV and resting HR over the range from the day rows (``?format=csv``: the table)."""
+    start, today = await _window(service, days)
+    answer = await service.days(start, today)
+    context = pages.recovery_view(answer.data, days=days, today=today)
+    return _answer(request, service, answer, context, days=days, fmt=fmt)

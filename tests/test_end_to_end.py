@@ -62,6 +62,9 @@ def e2e_settings(tmp_path: Path, clean_env: None, fake_server: FakeServer) -> Se
         WHOOP_REDIRECT_URI=REDIRECT_URI,
         # Nothing listens there: the pages used here never ask Ollama anything.
         OLLAMA_HOST="http://127.0.0.1:9",
+        # Every read refreshes from WHOOP, so each step below really sends the shared token upstream.
+        WHOOP_FRESH_SECONDS=0,
+        WHOOP_SYNC_INTERVAL=0,
     )
 
 
@@ -77,6 +80,7 @@ def mcp_env(settings: Settings) -> dict[str, str]:
         WHOOP_TOKEN_CACHE=str(settings.whoop_token_cache),
         WHOOP_DATA_DIR=str(settings.whoop_data_dir),
         WHOOP_DEMO="0",
+        WHOOP_FRESH_SECONDS="0",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -170,8 +174,7 @@ def test_the_web_app_and_the_mcp_server_share_one_token_file_through_login_refre
     cache = e2e_settings.whoop_token_cache
     app = create_app(e2e_settings, demo=False)
     with TestClient(app, base_url=WEB_BASE_URL, follow_redirects=False) as web:
-        web_whoop = app.state.web.require_whoop()
-        assert web_whoop.demo is False
+        assert app.state.web.require_service().demo is False
 
         # 1. The user logs in through the web app; the token lands in the shared file, 0600.
         login_through_the_web_app(web)
@@ -205,7 +208,7 @@ def test_the_web_app_and_the_mcp_server_share_one_token_file_through_login_refre
         # 3. WHOOP kills every access token: the MCP server refreshes exactly once and rotates the file.
         expired = httpx.post(f"{fake_server.url}/_fake/expire", timeout=HTTP_TIMEOUT)
         assert expired.status_code == 200 and expired.json()["expired"] >= 1
-        result = mcp.call("get_user_profile")  # not cached yet, so it must reach WHOOP
+        result = mcp.call("get_recent_cycles")  # WHOOP_FRESH_SECONDS=0: it must reach WHOOP
         assert not result.is_error, mcp.text(result) + mcp.log()
         assert result.structured_content is not None
         assert result.structured_content["data_source"] == "WHOOP API"
@@ -240,7 +243,7 @@ def test_the_web_app_and_the_mcp_server_share_one_token_file_through_login_refre
         assert stats["revocations"] == 1
         assert stats["token_grants"] == {"authorization_code": 1, "refresh_token": 1}
         assert stats["invalid_grants"] == 0
-        # The same question as in step 2, whose answer the MCP server still has cached.
+        # The same question as in step 2, whose answer the MCP server has in its store.
         result = mcp.call("get_recovery_score")
         assert result.is_error, mcp.text(result)
         assert "http://localhost:3000/login" in mcp.text(result)

@@ -287,10 +287,11 @@ class WhoopService:
         user_id = await self.user_id()
         since = None
         if days is not None:
-            # The bounds the reads use, so asking about those days afterwards costs no request; a day
-            # more, since before the first sync "today" is the machine's and may be the user's tomorrow.
-            today = self.today()
-            since = query_bounds(today - timedelta(days=days), today)[0]
+            # The lowest bound a read of those N days can have in any zone (the user's today is at most a
+            # day behind UTC's), so asking about them afterwards costs no request. UTC's date, not the
+            # user's: it must not move once the first records reveal their zone, or a resumed sync would
+            # reach a day further back than the sync it resumes.
+            since = _midnight(self.now().date() - timedelta(days=days + 2))
         return await self.syncer.sync_all(user_id, days=days, since=since, progress=progress)
 
     async def _ensure(self, kinds: Sequence[Collection], start: date, end: date) -> Freshness:
@@ -344,7 +345,10 @@ class WhoopService:
             # Nothing to answer from: the face says WHOOP is not answering (or when to retry).
             if isinstance(error, RateLimitedError):
                 raise error
-            raise WhoopUnavailableError(_offline_sentence(error))
+            raise WhoopUnavailableError(
+                "WHOOP is not answering, and nothing is stored locally yet to answer from; "
+                "try again in a minute."
+            )
         problem = str(error) if isinstance(error, RateLimitedError) and "stored data" in str(error) else None
         return Freshness(as_of=as_of, stale=True, problem=problem or _offline_sentence(error))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import jsonschema
@@ -106,23 +105,19 @@ async def test_recent_tools_honour_their_limit(client: Client) -> None:
     assert workouts["count"] == 2 and len(workouts["workouts"]) == 2
 
 
-async def test_the_health_summary_on_an_empty_store_costs_one_concurrent_round_trip(
+async def test_the_health_summary_on_an_empty_store_asks_for_each_collection_once(
     client: Client, fake: Any, service: Any
 ) -> None:
     await service.warm_up()  # what the server's warm-up does right after initialize
     assert fake.data.cycles  # the fake generates its records lazily: not part of the measurement
-    fake.faults.latency = 0.4
     fake.reset_stats()
-    started = time.perf_counter()
     summary = await _call(client, "get_health_summary")
-    elapsed = time.perf_counter() - started
     assert summary["recovery"] and summary["strain"] and summary["sleep"] and summary["body"]
     assert summary["problems"] == [] and summary["stale"] is False
-    # Four collections plus body (and the profile, if the service refreshes it), each asked once and
-    # all at once: one latency (plus the store's own work), where one after another would take five.
+    # Four collections plus body (and the profile, if the service refreshes it), each asked once; that
+    # they go out at once is measured by bench/mcp_bench.py, not timed here.
     assert 5 <= fake.stats.requests <= 6
     assert max(fake.stats.requests_by_path.values()) == 1
-    assert elapsed < 0.4 * 3
 
 
 async def test_a_repeated_call_within_the_fresh_window_sends_no_upstream_request(

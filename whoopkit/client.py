@@ -29,7 +29,6 @@ from pydantic import BaseModel, ValidationError
 
 from whoopkit import USER_AGENT
 from whoopkit.errors import (
-    LOGIN_URL,
     NotFoundError,
     RateLimitedError,
     TokenRefreshError,
@@ -221,7 +220,7 @@ class WhoopClient:
                 if refreshed:
                     raise TokenRefreshError(
                         "WHOOP rejected the access token even after refreshing it "
-                        f"({_error_text(response, token)}): log in again at {LOGIN_URL}."
+                        f"({_error_text(response, token)}): log in again."
                     )
                 refreshed = True
                 token = await self._tokens.refresh_after_unauthorized(token)

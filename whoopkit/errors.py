@@ -1,7 +1,8 @@
 """The one error hierarchy of whoopkit.
 
 Everything below raises only these; the edges convert them (the web app into a page or a
-redirect, the MCP server into a ``ToolError``). Every message is a sentence a user can act on.
+redirect, the MCP server into a ``ToolError``, the CLI into a line and an exit code). Every message
+is a sentence a user can act on; where to log in is the faces' to say, from settings.
 
     WhoopkitError
     ├── ConfigError              a setting is missing or malformed
@@ -20,8 +21,6 @@ redirect, the MCP server into a ``ToolError``). Every message is a sentence a us
 
 from __future__ import annotations
 
-LOGIN_URL = "http://localhost:3000/login"
-
 
 class WhoopkitError(Exception):
     """Base class of every error whoopkit raises on purpose."""
@@ -34,9 +33,8 @@ class ConfigError(WhoopkitError):
 class AuthError(WhoopkitError):
     """The user has to (re)connect their WHOOP account."""
 
-    def __init__(self, message: str | None = None, *, login_url: str = LOGIN_URL) -> None:
-        self.login_url = login_url
-        super().__init__(message or f"Not connected to WHOOP: log in at {login_url}.")
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "Not connected to WHOOP: log in.")
 
 
 class NotLoggedInError(AuthError):

@@ -20,7 +20,6 @@ import httpx
 from whoopkit import USER_AGENT
 from whoopkit.config import OAUTH_SCOPES, Settings
 from whoopkit.errors import (
-    LOGIN_URL,
     ConfigError,
     OAuthError,
     TokenRefreshError,
@@ -181,8 +180,8 @@ class OAuthClient:
         except ValueError:
             message = f"WHOOP's login service sent an unusable token while trying to {what}"
             if kind == "exchange":
-                raise OAuthError(f"{message}: try logging in again at {LOGIN_URL}.") from None
-            raise TokenRefreshError(f"{message}: log in again at {LOGIN_URL}.") from None
+                raise OAuthError(f"{message}: try logging in again.") from None
+            raise TokenRefreshError(f"{message}: log in again.") from None
         logger.debug("token %s succeeded (expires in %d s)", kind, token.expires_in)
         return token
 
@@ -200,22 +199,14 @@ class OAuthClient:
                 "must match the one registered in WHOOP's developer dashboard exactly"
             )
         elif code == "invalid_grant" and kind == "refresh":
-            message = (
-                "WHOOP rejected the saved login (it was revoked or used elsewhere): "
-                f"log in again at {LOGIN_URL}"
-            )
+            message = "WHOOP rejected the saved login (it was revoked or used elsewhere): log in again"
         elif code == "invalid_grant":
-            message = (
-                "WHOOP rejected the authorization code (it expired or was already used): "
-                f"log in again at {LOGIN_URL}"
-            )
+            message = "WHOOP rejected the authorization code (it expired or was already used): log in again"
         elif code == "invalid_scope":
-            message = f"WHOOP rejected the requested scopes: log in again at {LOGIN_URL}"
+            message = "WHOOP rejected the requested scopes: log in again"
         else:
             detail = f"{status} {code}".strip()
-            message = (
-                f"WHOOP's login service refused to {_ACTION[kind]} ({detail}): log in again at {LOGIN_URL}"
-            )
+            message = f"WHOOP's login service refused to {_ACTION[kind]} ({detail}): log in again"
         logger.warning("token %s rejected by WHOOP: %s %s", kind, status, code or "(no error code)")
         if kind == "refresh":
             return TokenRefreshError(message + ".")

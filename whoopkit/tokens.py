@@ -31,7 +31,7 @@ import filelock
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from whoopkit.config import OAUTH_SCOPES
-from whoopkit.errors import LOGIN_URL, NotLoggedInError, TokenRefreshError, WhoopUnavailableError
+from whoopkit.errors import NotLoggedInError, TokenRefreshError, WhoopUnavailableError
 
 if TYPE_CHECKING:
     from whoopkit.oauth import OAuthClient
@@ -124,7 +124,7 @@ class TokenStatus(BaseModel):
 
 
 def _corrupt(path: Path, why: str) -> NotLoggedInError:
-    return NotLoggedInError(f"The token cache {path} is corrupt ({why}): log in again at {LOGIN_URL}.")
+    return NotLoggedInError(f"The token cache {path} is corrupt ({why}): log in again.")
 
 
 def _describe_validation(exc: ValidationError) -> str:
@@ -168,12 +168,12 @@ class TokenStore:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
             raise NotLoggedInError(
-                f"Not logged in to WHOOP (there is no token cache at {path}): log in at {LOGIN_URL}."
+                f"Not logged in to WHOOP (there is no token cache at {path}): log in."
             ) from None
         except OSError as exc:
             raise NotLoggedInError(
                 f"The token cache {path} could not be read ({type(exc).__name__}): "
-                f"fix its permissions or log in again at {LOGIN_URL}."
+                "fix its permissions or log in again."
             ) from None
         if not raw.strip():
             raise _corrupt(path, "the file is empty")
@@ -386,7 +386,7 @@ class TokenManager:
             what = "was rejected by WHOOP" if rejected else "expired"
             raise TokenRefreshError(
                 f"The WHOOP login {what} and cannot be renewed because it has no refresh token{offline}: "
-                f"log in again at {LOGIN_URL} and grant the offline scope."
+                "log in again and grant the offline scope."
             )
         new = await self.oauth.refresh(current.refresh_token)
         if not new.scope:

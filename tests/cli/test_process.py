@@ -124,7 +124,7 @@ def test_failures_exit_1_with_one_sentence_and_no_traceback(env: dict[str, str])
     not_logged_in = whoopkit(env, "sync")
     assert not_logged_in.returncode == 1
     assert not_logged_in.stderr.startswith("whoopkit: Not logged in to WHOOP")
-    assert f"log in at http://localhost:{env['PORT']}/login" in not_logged_in.stderr
+    assert f"log in at http://localhost:{env['PORT']}/login" in not_logged_in.stderr.replace("\n", " ")
     assert "Traceback" not in not_logged_in.stderr
     assert len(not_logged_in.stderr.strip().splitlines()) <= 2
 

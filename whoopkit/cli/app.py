@@ -25,7 +25,7 @@ from whoopkit.cli import doctor as checks
 from whoopkit.cli import export as exporting
 from whoopkit.cli import files, output, wizard
 from whoopkit.cli.deps import CliDeps
-from whoopkit.errors import LOGIN_URL, AuthError, WhoopkitError
+from whoopkit.errors import AuthError, WhoopkitError
 
 if TYPE_CHECKING:
     from whoopkit.service import SyncProgress, SyncReport, WhoopService
@@ -166,9 +166,10 @@ def _with_service(
         try:
             return await body(service)
         except AuthError as exc:
-            # Lower layers name the default login address; this process knows the configured one.
-            text = str(exc).replace(LOGIN_URL, service.login_url)
-            raise type(exc)(text, login_url=service.login_url) from None
+            # The library says what is wrong; where to log in is this face's to say, from settings.
+            raise type(exc)(
+                f"{exc} Run `whoopkit setup`, or start the web app and log in at {service.login_url}."
+            ) from None
         finally:
             await service.aclose()
 
@@ -236,7 +237,7 @@ def show_status(service: WhoopService) -> None:
     now = service.now()
     output.heading("Login" + (" (demo mode: simulated WHOOP)" if service.demo else ""))
     if not auth.logged_in:
-        why = (auth.error or "there is no token file").replace(LOGIN_URL, service.login_url)
+        why = auth.error or "there is no token file"
         output.line(f"  not logged in: {why}")
         output.line("  run `whoopkit setup` to log in")
     else:

@@ -14,7 +14,6 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import (
-    LOGIN_URL,
     AuthError,
     ConfigError,
     NotFoundError,
@@ -59,14 +58,9 @@ def web_app_command() -> str:
     return f"cd {PROJECT_ROOT} && {python} whoop_simple.py"
 
 
-def _with_login_url(message: str, login_url: str) -> str:
-    # Lower layers word some messages with the default address; the settings may name another one.
-    return message.replace(LOGIN_URL, login_url)
-
-
 def explain(exc: BaseException, advice: Advice) -> str:
     """A one-paragraph message saying what went wrong and what the user should do."""
-    message = _with_login_url(str(exc), advice.login_url)
+    message = str(exc)
     if isinstance(exc, AuthError):
         return (
             f"{message} To connect WHOOP, start the web app ({advice.web_command}) and open "

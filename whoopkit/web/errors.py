@@ -166,13 +166,10 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
 
 
 def with_login_url(request: Request, exc: Exception) -> str:
-    """The error's message, naming the login URL from settings (``settings.login_url``)."""
+    """The error's message; for a login problem, followed by where to log in (``settings.login_url``)."""
     text = str(exc)
-    login = getattr(exc, "login_url", None)
-    wanted: str = request.app.state.web.settings.login_url
-    if isinstance(login, str) and login and login != wanted:
-        # An AuthError built without the settings names the default URL: point it at ours.
-        text = text.replace(login, wanted)
+    if isinstance(exc, AuthError | OAuthError):
+        text = f"{text} Log in at {request.app.state.web.settings.login_url}."
     return text
 
 

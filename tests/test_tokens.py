@@ -367,8 +367,7 @@ async def test_invalid_grant_raises_token_refresh_error_and_keeps_the_file(
     with pytest.raises(TokenRefreshError) as info:
         await manager.access_token()
     assert str(info.value) == (
-        "WHOOP rejected the saved login (it was revoked or used elsewhere): "
-        "log in again."
+        "WHOOP rejected the saved login (it was revoked or used elsewhere): log in again."
     )
     assert store.path.read_bytes() == before
 

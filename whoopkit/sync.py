@@ -397,10 +397,10 @@ class Syncer:
         )
 
     def _parts(
-        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float
+        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float, now: int | None = None
     ) -> list[tuple[int, int]]:
         """What ``[lo, hi)`` needs fetched, newest first: its gaps, plus the re-listed head when stale."""
-        now = self._now_ms()
+        now = self._now_ms() if now is None else now
         state = self.store.sync_state(user_id, kind)
         covered_to = state.covered_to
         fresh = state.last_success_ms is not None and now - state.last_success_ms < fresh_seconds * 1000
@@ -435,10 +435,11 @@ class Syncer:
             return
 
         async def work() -> None:
-            # Re-read under the lock: another process may have just done this.
-            parts = self._parts(user_id, kind, lo, hi, fresh_seconds)
-            run = _Run(kind, CollectionReport(), None)
+            # Re-read under the lock: another process may have just done this. One "now" for the plan and
+            # for judging which window reached it: with a moving clock, two readings would never match.
             now = self._now_ms()
+            parts = self._parts(user_id, kind, lo, hi, fresh_seconds, now)
+            run = _Run(kind, CollectionReport(), None)
             density = self._density(user_id, kind, self.store.sync_state(user_id, kind), now)
             windows = [w for a, b in parts for w in _window_plan(a, b, density)]
             await self._fetch_windows(user_id, run, windows, head_hi=now)
@@ -569,7 +570,7 @@ class Syncer:
 
     async def _head(self, user_id: int, run: _Run, now: int) -> None:
         state = self.store.sync_state(user_id, run.kind)
-        parts = self._parts(user_id, run.kind, now, now, 0.0)
+        parts = self._parts(user_id, run.kind, now, now, 0.0, now)
         if not parts:
             return
         density = self._density(user_id, run.kind, state, now)

@@ -261,3 +261,26 @@ async def test_the_demo_keeps_its_history_in_its_own_store(tmp_path: Path, fake_
         assert "demo" in service.store.location
     finally:
         await service.aclose()
+
+
+async def test_with_a_moving_clock_a_repeat_question_inside_the_fresh_window_costs_no_request(
+    tmp_path: Path, fake: FakeWhoop, fake_now: datetime
+) -> None:
+    ticks = [0]
+
+    def clock() -> datetime:
+        # Every reading is a little later, as on a real machine.
+        ticks[0] += 1
+        return fake_now + timedelta(milliseconds=ticks[0])
+
+    settings = make_settings(tmp_path)
+    TokenStore(settings.whoop_token_cache).save(Token.from_response(fake.issue_token(), now=time.time()))
+    service = build_service(settings, demo=False, fake=fake, clock=clock)
+    try:
+        await service.recent()
+        before = requests_made(fake)
+        again = await service.recent()
+        assert requests_made(fake) == before
+        assert not again.freshness.stale and again.freshness.as_of is not None
+    finally:
+        await service.aclose()

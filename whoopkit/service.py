@@ -303,6 +303,10 @@ class WhoopService:
         """
         user_id = await self.user_id()
         lo, hi = query_bounds(start, end)
+        if self.user_zone() is None:
+            # "Today" is still the machine's, and the user's may be a day behind it: fetch that day too,
+            # so the same question asked once the zone is known costs nothing more.
+            lo -= timedelta(days=1)
         hi = min(hi, self.now())
         fresh_seconds = self.settings.whoop_fresh_seconds
         if not self.syncer.needs(user_id, kinds, lo, hi, fresh_seconds):

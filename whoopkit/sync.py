@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
 from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
-from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, to_ms
+from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, Upserted, to_ms
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,13 @@ class CollectionReport:
     deleted: int = 0
     requests: int = 0
     records: int = 0
+
+    def add(self, done: Upserted, deleted: int) -> None:
+        """Count one committed window."""
+        self.new += done.new
+        self.updated += done.updated
+        self.unchanged += done.unchanged
+        self.deleted += deleted
 
 
 @dataclass
@@ -243,10 +250,7 @@ class Syncer:
         done, deleted = self.store.commit_window(
             user_id, run.kind, lo, hi, records, raws, self._clock(), head=head, gone=gone
         )
-        run.report.new += done.new
-        run.report.updated += done.updated
-        run.report.unchanged += done.unchanged
-        run.report.deleted += deleted
+        run.report.add(done, deleted)
 
     async def _by_id(self, kind: Collection, ident: Any) -> tuple[BaseModel, dict[str, Any]]:
         return await self.client.record_with_raw(kind, ident)
@@ -267,10 +271,7 @@ class Syncer:
             if result is None or isinstance(result, dict):
                 return None if result is None else list(result.values())
             for done, deleted in result:
-                run.report.new += done.new
-                run.report.updated += done.updated
-                run.report.unchanged += done.unchanged
-                run.report.deleted += deleted
+                run.report.add(done, deleted)
             return None
 
         heads = [head_hi is not None and hi >= head_hi for _, hi, _, _ in arrived]
@@ -419,7 +420,10 @@ class Syncer:
                 if pending is not None:
                     head_lo = min(head_lo, pending)
             parts.append((head_lo, now))
-        return _merge(parts)
+        merged = SyncState()
+        for part in parts:
+            merged.add(*part)
+        return list(reversed(merged.intervals))
 
     def needs(
         self, user_id: int, kinds: Sequence[Collection], lo: datetime, hi: datetime, fresh_seconds: float
@@ -445,8 +449,6 @@ class Syncer:
             await self._fetch_windows(user_id, run, windows, head_hi=now)
             if any(b >= now for _, b in parts):
                 await self._old_pending(user_id, run, now)
-            if kind == "recoveries" or kind == "sleeps":
-                await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
 
         await self._locked(kind, 5.0, work)
 
@@ -519,7 +521,6 @@ class Syncer:
                 return_exceptions=True,
             )
         )
-        await anyio.to_thread.run_sync(self.store.fix_recovery_starts, user_id)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -673,14 +674,3 @@ def _start_ms(record: Any) -> int:
         # Recoveries carry no start; their creation (the morning after the sleep) stands in.
         start = record.created_at
     return to_ms(start)
-
-
-def _merge(parts: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(parts):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    merged.reverse()
-    return merged

@@ -417,7 +417,7 @@ class Store:
         window index -> the lacking ids (``[]`` for windows lacking none) comes back, to be confirmed.
         Otherwise returns, per window, what the upsert did and how many rows were deleted.
         """
-        key = "cycle_id" if kind == "recoveries" else "id"
+        key = _KEY[kind]
         out: list[tuple[Upserted, int]] = []
         with self._write() as conn:
             if refuse_deletions:
@@ -436,6 +436,7 @@ class Store:
                     gone = self._missing(conn, user_id, kind, lo, hi, [getattr(r, key) for r in records])
                 deleted = self._delete(conn, user_id, kind, gone)
                 if kind == "sleeps" and records:
+                    # A window of sleeps corrects the recoveries stored before them.
                     self._recovery_starts_from(conn, user_id, [str(r.id) for r in records])
                 state.add(lo, hi)
                 state.last_attempt_ms = to_ms(synced)
@@ -447,19 +448,22 @@ class Store:
         return out
 
     @staticmethod
-    def _recovery_starts_from(conn: Connection, user_id: int, sleep_ids: Sequence[str]) -> None:
-        # Recoveries stored before their sleeps carry an estimated start: correct it now.
+    def _recovery_starts_from(conn: Connection, user_id: int, sleep_ids: Sequence[str] | None) -> int:
+        """Give recoveries their sleep's start (of ``sleep_ids``, or all); returns rows changed.
+
+        A recovery stored before its sleep carries an estimated start until then.
+        """
         rec, sleeps = schema.recoveries, schema.sleeps
         start = (
             select(sleeps.c.start_ms)
             .where(sleeps.c.user_id == rec.c.user_id, sleeps.c.id == rec.c.sleep_id)
             .scalar_subquery()
         )
-        conn.execute(
-            update(rec)
-            .where(rec.c.user_id == user_id, rec.c.sleep_id.in_(list(sleep_ids)), rec.c.start_ms != start)
-            .values(start_ms=start)
+        which = rec.c.sleep_id.in_(list(sleep_ids)) if sleep_ids is not None else start.is_not(None)
+        result = conn.execute(
+            update(rec).where(rec.c.user_id == user_id, which, rec.c.start_ms != start).values(start_ms=start)
         )
+        return int(result.rowcount or 0)
 
     def _upsert(
         self,
@@ -548,22 +552,12 @@ class Store:
             )
 
     def fix_recovery_starts(self, user_id: int) -> int:
-        """Re-resolve recoveries' start times from their sleeps (stored after them); returns rows fixed."""
-        rec, sleeps = schema.recoveries, schema.sleeps
-        start = (
-            select(sleeps.c.start_ms)
-            .where(sleeps.c.user_id == rec.c.user_id, sleeps.c.id == rec.c.sleep_id)
-            .scalar_subquery()
-        )
+        """Re-resolve every recovery's start time from its stored sleep; returns rows fixed."""
         with self._write() as conn:
-            result = conn.execute(
-                update(rec)
-                .where(rec.c.user_id == user_id, start.is_not(None), rec.c.start_ms != start)
-                .values(start_ms=start)
-            )
-            if result.rowcount:
+            fixed = self._recovery_starts_from(conn, user_id, None)
+            if fixed:
                 _bump_version(conn)
-        return int(result.rowcount or 0)
+        return fixed
 
     def delete_missing(self, user_id: int, kind: Collection, lo: int, hi: int, seen: Iterable[Any]) -> int:
         """Delete stored records starting in ``[lo, hi)`` that are not in ``seen``; returns how many."""

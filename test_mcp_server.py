@@ -16,7 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from mcp import Client, StdioServerParameters
+try:
+    from mcp import Client, StdioServerParameters
+except ModuleNotFoundError as exc:  # run with an interpreter that lacks the packages (not the venv)
+    from whoopkit.firstrun import exit_for_missing_module
+
+    exit_for_missing_module(exc, "test_mcp_server.py")
+    raise
 
 ROOT = Path(__file__).resolve().parent
 SERVER = ROOT / "whoop_mcp_server.py"

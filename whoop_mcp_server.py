@@ -7,10 +7,16 @@ Logs go to stderr; on stdio, stdout carries only the protocol.
 
 import sys
 
-from whoopkit.config import get_settings
-from whoopkit.errors import ConfigError
-from whoopkit.mcp_server import create_server
-from whoopkit.mcp_server.cli import configure_logging, desktop_config_text, parse_args, serve
+try:
+    from whoopkit.config import get_settings
+    from whoopkit.errors import ConfigError
+    from whoopkit.mcp_server import create_server
+    from whoopkit.mcp_server.cli import configure_logging, parse_args, print_desktop_config, serve
+except ModuleNotFoundError as exc:  # run with an interpreter that lacks the packages (not the venv)
+    from whoopkit.firstrun import exit_for_missing_module
+
+    exit_for_missing_module(exc, "whoop_mcp_server.py")
+    raise
 
 if __name__ == "__main__":
     args = parse_args()
@@ -18,7 +24,7 @@ if __name__ == "__main__":
     try:
         settings = get_settings()
         if args.print_config:
-            sys.stdout.write(desktop_config_text(settings))
+            print_desktop_config(settings)
             sys.exit(0)
         serve(create_server(settings), settings, args.transport, args.port, args.log_level)
     except ConfigError as exc:

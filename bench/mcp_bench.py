@@ -45,6 +45,7 @@ from whoopkit.tokens import Token, TokenStore  # noqa: E402
 SERVER = ROOT / "whoop_mcp_server.py"
 FORBIDDEN = ("fastapi", "jinja2", "ollama")
 PAUSE_AFTER_INITIALIZE = 1.5
+MAX_TOOLS_LIST_BYTES = 25_000  # issue 8: what every conversation pays in context, before any tool runs
 BARE_SERVER = textwrap.dedent(
     """
     from mcp.server import MCPServer
@@ -178,6 +179,15 @@ async def _list_tools(client: Client) -> list[str]:
     return [tool.name for tool in tools]
 
 
+async def _tools_list_size(client: Client) -> tuple[int, list[tuple[str, int]]]:
+    """Bytes of ``tools/list`` as compact JSON, the way it reaches the client, and each tool's share."""
+    listed = await client.list_tools()
+    sizes = [
+        (tool.name, len(tool.model_dump_json(by_alias=True, exclude_none=True))) for tool in listed.tools
+    ]
+    return len(listed.model_dump_json(by_alias=True, exclude_none=True)), sizes
+
+
 async def _call(client: Client, http: httpx.AsyncClient, name: str, args: dict[str, Any]) -> Call:
     before = await _requests(http)
     t0 = time.perf_counter()
@@ -198,7 +208,9 @@ async def _fresh_process_call(
         return await _call(client, http, name, args)
 
 
-async def _after_sync(http: httpx.AsyncClient, env: dict[str, str]) -> tuple[Call, list[Call]]:
+async def _after_sync(
+    http: httpx.AsyncClient, env: dict[str, str]
+) -> tuple[Call, list[Call], tuple[int, list[tuple[str, int]]]]:
     """get_trends(days=365) first in a fresh process over the synced store, then every tool once."""
     async with Client(_params(SERVER, env), mode="legacy", read_timeout_seconds=120) as client:
         initialized = time.perf_counter()
@@ -206,7 +218,8 @@ async def _after_sync(http: httpx.AsyncClient, env: dict[str, str]) -> tuple[Cal
         await asyncio.sleep(max(0.0, PAUSE_AFTER_INITIALIZE - (time.perf_counter() - initialized)))
         trends = await _call(client, http, "get_trends", {"days": 365})
         rows = [await _call(client, http, name, {}) for name in tools]
-    return trends, rows
+        size = await _tools_list_size(client)
+    return trends, rows, size
 
 
 async def _start_to_tools(params: StdioServerParameters) -> float:
@@ -240,6 +253,7 @@ class Results:
     sync_requests: int
     trends_365: Call
     after_sync: list[Call]
+    tools_list: tuple[int, list[tuple[str, int]]]
     first_summary: Call
     first_trends_90: Call
     ours: list[float]
@@ -258,7 +272,7 @@ async def _measure(base: str, workdir: Path, bare_script: Path, runs: int) -> Re
         await asyncio.to_thread(_sync, synced)
         sync_ms = (time.perf_counter() - t0) * 1000
         sync_requests = await _requests(http) - before
-        trends_365, after_sync = await _after_sync(http, synced)
+        trends_365, after_sync, tools_list = await _after_sync(http, synced)
 
         await pacer.before(expected=15)
         first_summary = await _fresh_process_call(
@@ -288,6 +302,7 @@ async def _measure(base: str, workdir: Path, bare_script: Path, runs: int) -> Re
             sync_requests,
             trends_365,
             after_sync,
+            tools_list,
             first_summary,
             first_trends_90,
             ours,
@@ -384,6 +399,13 @@ def run(latency_ms: int, runs: int) -> int:
         f"\ncold start (spawn → initialize → list_tools, median of {runs}): "
         f"whoop {ours_ms:.0f} ms, bare one-tool MCPServer {bare_ms:.0f} ms, ratio {ratio:.2f}×"
     )
+    list_bytes, per_tool = res.tools_list
+    biggest = sorted(per_tool, key=lambda tool: -tool[1])[:3]
+    largest = ", ".join(f"{name} {size / 1000:.1f}" for name, size in biggest)
+    print(
+        f"tools/list: {list_bytes / 1000:.1f} KB of compact JSON for {len(per_tool)} tools "
+        f"(about {list_bytes // 4} tokens; largest, KB: {largest})"
+    )
     print(f"modules {', '.join(FORBIDDEN)} imported by the MCP server: {', '.join(forbidden) or 'none'}")
     print(
         f"upstream requests in the whole run: {res.total_requests}; the benchmark paused {res.paced:.0f} s "
@@ -411,6 +433,10 @@ def run(latency_ms: int, runs: int) -> int:
             t90.ok and t90.ms / rt <= 1.6,
         ),
         (f"cold start ≤ 1.3× bare MCPServer ({ratio:.2f}×)", ratio <= 1.3),
+        (
+            f"tools/list ≤ {MAX_TOOLS_LIST_BYTES / 1000:.0f} KB of compact JSON ({list_bytes / 1000:.1f} KB)",
+            list_bytes <= MAX_TOOLS_LIST_BYTES,
+        ),
         ("no fastapi/jinja2/ollama in the MCP process", not forbidden),
     ]
     for label, passed in checks:

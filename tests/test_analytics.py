@@ -602,11 +602,13 @@ def test_a_single_point_has_no_slope_and_insufficient_data() -> None:
     assert two.slope_per_week == 14.0 and two.direction == "insufficient data"
 
 
-def test_trends_use_only_the_window_and_take_the_baseline_from_longer_history() -> None:
-    days = series_days("hrv_ms", [40.0] * 20 + [60.0] * 7)
+def test_trends_use_only_the_window_and_take_the_baseline_from_the_30_days_before_the_latest() -> None:
+    days = series_days("hrv_ms", [10.0] * 5 + [40.0] * 24 + [60.0] * 7)
     t = an.compute_trends(days, 7).hrv
     assert t.n == 7 and t.mean == 60.0 and t.window_days == 7
-    assert t.baseline == 40.0 and t.baseline_source == "history" and t.latest_vs_baseline_pct == 150.0
+    # the 30 days before the latest: the 40s (the 10s are older) and 6 of the window's 60s
+    assert t.baseline == round((24 * 40 + 6 * 60) / 30, 1) == 44.0 and t.baseline_source == "history"
+    assert t.latest_vs_baseline_pct == 136.4
     assert t.outliers == [] and t.direction == "stable"  # a sustained level is neither outlier nor trend
     alone = an.compute_trends(days[-7:], 7).hrv
     assert alone.baseline == 60.0 and alone.baseline_source == "window" and alone.outliers == []
@@ -695,14 +697,22 @@ def test_weekly_report_of_an_empty_week_says_there_is_no_data() -> None:
 # ------------------------------------------------------------------------------------------------
 
 
-def test_baselines_average_the_days_before_as_of_and_compute_the_load_ratio() -> None:
-    days = series_days("strain", [8.0] * 21 + [16.0] * 7 + [2.0])
-    b = an.baselines(days)
-    assert b.as_of == D0 and b.days_7d == 7 and b.days_30d == 28
-    assert b.strain_7d == 16.0  # today's 2.0 excluded
-    assert b.strain_28d == 10.0 and b.acute_chronic_ratio == 1.6
-    assert b.hrv_ms_7d is None
+def test_baselines_average_the_days_ending_as_of_without_the_open_cycle_and_compute_the_load_ratio() -> None:
+    days = series_days("strain", [8.0] * 21 + [16.0] * 7)
+    today = row(D0 + dt.timedelta(days=1), strain=2.0, cycle_open=True)
+    b = an.baselines([*days, today])
+    assert b.as_of == today.date and b.days_7d == 7 and b.days_30d == 29
+    assert b.strain_7d == 16.0  # today's 2.0 is still accumulating
+    # 28 days ending today: today's open cycle left out, 20 of the 8s and the seven 16s
+    assert b.strain_28d == round((20 * 8 + 7 * 16) / 27, 1) and b.acute_chronic_ratio == 1.59
+    assert b.hrv_ms_7d is None and b.hrv_baseline_ms is None
     assert an.baselines([]).as_of is None
+
+
+def test_the_hrv_baseline_is_the_mean_of_the_30_days_before_the_day() -> None:
+    b = an.baselines(series_days("hrv_ms", [90.0] * 3 + [50.0] * 30 + [80.0]))
+    assert b.hrv_baseline_ms == 50.0  # the 90s are older, the day's own 80 is left out
+    assert b.hrv_ms_7d == round((6 * 50 + 80) / 7, 1)  # the last 7 days include the day
 
 
 def test_the_load_ratio_needs_enough_history() -> None:
@@ -795,8 +805,8 @@ def test_red_recovery_is_an_alert_with_the_number() -> None:
     [
         ({"hrv_ms": 45.0}, "HRV 45.0 ms is 72.6% of your baseline 62.0 ms"),
         ({"resting_hr_bpm": 59.0}, "Resting heart rate 59 bpm is 7.0 bpm above your baseline 52.0 bpm"),
-        ({"sleep_hours": 5.4}, "Only 5.4 h of sleep last night"),
-        ({"sleep_debt_hours": 1.3}, "Sleep debt of 1.3 h"),
+        ({"sleep_hours": 5.4}, "Only 5 h 24 min of sleep last night (under 6 h 30 min)"),
+        ({"sleep_debt_hours": 1.3}, "Sleep debt of 1 h 18 min"),
         ({"spo2_pct": 92.5}, "Blood oxygen 92.5% overnight is below 94%"),
         ({"skin_temp_c": 34.9}, "Skin temperature 34.9 °C is +1.3 °C from your baseline 33.6 °C"),
         (
@@ -819,7 +829,7 @@ def test_a_high_acute_chronic_ratio_is_flagged() -> None:
     today = row(D0 + dt.timedelta(days=1), recovery_pct=75.0, recovery_zone="green", recovery_state="SCORED")
     ins = an.rule_based_insights(today, an.baselines([*days, today]))
     [concern] = _concerns(ins)
-    assert "Acute:chronic strain ratio is 1.54" in concern and "28-day avg 9.8" in concern
+    assert "1.53 times your 4-week average of 9.8" in concern and "ratio" not in concern
     assert any("hold or lower strain" in r for r in ins.recommendations)
 
 

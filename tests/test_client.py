@@ -417,12 +417,23 @@ async def test_a_response_that_is_not_json_is_a_clear_api_error(make_client: Any
 async def test_a_response_of_the_wrong_shape_is_a_clear_api_error_not_a_pydantic_traceback(
     make_client: Any,
 ) -> None:
-    bad = _example("cycle_collection.json")
-    del bad["records"][0]["start"]
+    bad = _example("cycle_collection.json")["records"][0]
+    del bad["start"]
     client, _, _ = make_client(lambda r: _json(bad))
-    with pytest.raises(WhoopAPIError, match=r"does not match the API v2 schema: records\.0\.start") as info:
-        await client.list_cycles()
+    with pytest.raises(WhoopAPIError, match=r"does not match the API v2 schema: start") as info:
+        await client.get_cycle(bad["id"])
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+async def test_a_page_skips_a_record_of_the_wrong_shape_and_keeps_the_rest(make_client: Any) -> None:
+    # Issue 9.3: one unusable record must not cost the rest of the page.
+    page = _example("cycle_collection.json")
+    good = page["records"][0]
+    broken = {key: value for key, value in good.items() if key != "start"} | {"id": good["id"] + 1}
+    page["records"] = [broken, good]
+    client, _, _ = make_client(lambda r: _json(page))
+    listed = await client.list_cycles()
+    assert [c.id for c in listed.records] == [good["id"]]
 
 
 async def test_debug_logs_name_method_path_and_status_but_never_the_token(
@@ -496,15 +507,29 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_request(make_cli
 # ---------------------------------------------------------------- rate limiter integration
 
 
-async def test_the_rate_limiter_holds_requests_beyond_the_per_minute_budget(
+async def test_the_rate_limiter_holds_requests_beyond_the_budget_for_a_short_wait(
+    make_client: Any, clock: FakeClock
+) -> None:
+    limiter = RateLimiter(3, 5.0, clock=clock, sleep=clock.sleep)
+    client, rec, _ = make_client(lambda r: _json({"records": []}), limiter=limiter)
+    for n in range(1, 5):
+        await client.list_cycles(limit=n)
+    assert clock.sleeps == [5.0]
+    assert len(rec.requests) == 4
+
+
+async def test_a_wait_for_the_budget_longer_than_the_cap_says_when_to_retry_at_once(
     make_client: Any, clock: FakeClock
 ) -> None:
     limiter = RateLimiter(3, 60.0, clock=clock, sleep=clock.sleep)
     client, rec, _ = make_client(lambda r: _json({"records": []}), limiter=limiter)
-    for n in range(1, 5):
+    for n in range(1, 4):
         await client.list_cycles(limit=n)
-    assert clock.sleeps == [60.0]
-    assert len(rec.requests) == 4
+    with pytest.raises(RateLimitedError) as caught:
+        await client.list_cycles(limit=4)
+    assert caught.value.retry_after == pytest.approx(60.0)
+    assert "retry after 60 s" in str(caught.value)
+    assert clock.sleeps == [] and len(rec.requests) == 3
 
 
 async def test_a_429_also_holds_other_requests_through_the_limiter(

@@ -30,6 +30,7 @@ from mcp.types import CallToolResult
 
 from tests.conftest import make_settings
 from tests.helpers.fake_server import FakeServer, running_fake_whoop
+from tests.web.conftest import post_form
 from whoopkit.config import Settings
 from whoopkit.tokens import TokenStore
 from whoopkit.web.app import create_app
@@ -236,7 +237,7 @@ def test_the_web_app_and_the_mcp_server_share_one_token_file_through_login_refre
         assert TokenStore(cache).load() == rotated
 
         # 5. Logging out in the web app revokes access and removes the file; the MCP server is logged out.
-        bye = web.post("/logout", headers={"Sec-Fetch-Site": "same-origin"})
+        bye = post_form(web, "/logout", headers={"Sec-Fetch-Site": "same-origin"})
         assert bye.status_code == 303, bye.text
         assert not cache.exists()
         stats = fake_server.stats()

@@ -107,7 +107,9 @@ async def test_demo_login_is_skipped_while_the_stored_demo_token_works(demo_whoo
     assert demo_whoop.fake.stats.token_grants["authorization_code"] == 1
 
 
-async def test_a_demo_token_from_an_earlier_process_is_replaced_by_a_new_login(settings: Settings) -> None:
+async def test_a_demo_token_from_another_process_keeps_working_without_a_new_login(
+    settings: Settings,
+) -> None:
     first = build_whoop(settings, demo=True)
     try:
         await demo_login(first)
@@ -117,8 +119,32 @@ async def test_a_demo_token_from_an_earlier_process_is_replaced_by_a_new_login(s
     second = build_whoop(settings, demo=True)  # a new process: a new fake that never saw that token
     try:
         await demo_login(second)
+        assert second.store.load() == old
+        assert (await second.client.get_profile()).user_id
+        assert second.fake is not None
+        assert second.fake.stats.token_grants["authorization_code"] == 0
+    finally:
+        await second.aclose()
+
+
+async def test_an_unsigned_demo_token_of_an_older_whoopkit_is_replaced_by_a_new_login(
+    settings: Settings,
+) -> None:
+    from whoopkit.fake_whoop import create_fake_whoop
+
+    old_fake = create_fake_whoop(auto_approve=True)  # an older whoopkit: its fake signed nothing
+    first = build_whoop(settings, demo=True, fake=old_fake)
+    try:
+        await demo_login(first)
+        old = first.store.load()
+    finally:
+        await first.aclose()
+    second = build_whoop(settings, demo=True)
+    try:
+        await demo_login(second)
         assert second.store.load().access_token != old.access_token
         assert (await second.client.get_profile()).user_id
+        assert second.tokens.status().logged_in
     finally:
         await second.aclose()
 

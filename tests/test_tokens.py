@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import make_settings
 from tests.helpers.fake_server import running_fake_whoop
 from tests.helpers.mini_oauth import MiniOAuth
-from whoopkit.errors import NotLoggedInError, TokenRefreshError, WhoopUnavailableError
+from whoopkit.errors import NotLoggedInError, TokenFileError, TokenRefreshError, WhoopUnavailableError
 from whoopkit.oauth import OAuthClient
 from whoopkit.tokens import Token, TokenManager, TokenStore
 
@@ -163,7 +163,7 @@ def test_a_failed_save_keeps_the_old_file_and_removes_the_temp_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(TokenFileError, match="disk full"):
         store.save(a_token(access_token="at-new"))
     assert store.path.read_bytes() == before
     assert sorted(p.name for p in store.path.parent.iterdir()) == [store.path.name]

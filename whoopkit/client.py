@@ -2,10 +2,17 @@
 
 Design notes (the WHY):
 
-* One injected ``httpx.AsyncClient``; timeouts are whatever the caller configured on it.
+* One injected ``httpx.AsyncClient``; its timeouts apply to each read, so a server that trickles a byte
+  at a time would never trip them. Every logical request therefore has a total ``deadline`` (token,
+  budget wait, every attempt with its body, and the pauses between them), and a retry is only started
+  while time remains.
+* A wait for the rate budget is capped (``rate_limit_wait_budget``): longer, and the caller is told at
+  once when to retry (``RateLimitedError``), so no page or tool sits silently behind the budget.
 * No response cache: the history store (``whoopkit.store``) is the cache, and ``whoopkit.sync`` decides
   what to fetch. Identical GETs that are in flight at the same moment still share one upstream request
-  (key: path + sorted params), because concurrent faces often ask the same thing at once.
+  (key: path + sorted params), because concurrent faces often ask the same thing at once. The shared
+  request ends by its own deadline, and is cancelled once nobody waits for it any more, so a stuck
+  upstream never holds later callers after WHOOP recovers.
 * The client reads single pages and single records; walking date ranges and ``next_token`` chains is
   the syncer's job, so that there is one implementation of it.
 * Datetimes sent to WHOOP are ISO-8601 in UTC with a ``Z``. Naive datetimes are taken to be UTC
@@ -44,7 +51,7 @@ from whoopkit.models import (
     UserBodyMeasurement,
     Workout,
 )
-from whoopkit.ratelimit import RateLimiter
+from whoopkit.ratelimit import RateLimiter, is_bulk
 
 __all__ = ["USER_AGENT", "TokenProvider", "WhoopClient", "format_datetime"]
 
@@ -55,6 +62,9 @@ MAX_PAGE_SIZE = 25
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _InflightKey = tuple[str, tuple[tuple[str, str], ...]]
 _UNAVAILABLE = "WHOOP is unreachable or too slow right now ({detail}); please try again in a minute."
+_NOT_ANSWERING = (
+    "WHOOP is not answering ({detail} took longer than {seconds:g} s); please try again in a minute."
+)
 
 
 class TokenProvider(Protocol):
@@ -130,8 +140,10 @@ class WhoopClient:
     Raises (from every request method):
         AuthError: not logged in, or WHOOP rejected the token even after a refresh.
         NotFoundError: WHOOP has no such record (404).
-        RateLimitedError: WHOOP answered 429 and the wait would exceed the retry budget.
-        WhoopUnavailableError: timeouts, connection errors or 5xx persisted after bounded retries.
+        RateLimitedError: WHOOP answered 429, or the rate budget is used up, and the wait would exceed
+            ``rate_limit_wait_budget``; carries when to retry.
+        WhoopUnavailableError: timeouts, connection errors or 5xx persisted after bounded retries, or
+            the request passed its total ``deadline``.
         WhoopAPIError: any other error status, or a response that is not the documented JSON.
     """
 
@@ -142,23 +154,29 @@ class WhoopClient:
         *,
         api_base_url: str,
         limiter: RateLimiter | None = None,
+        deadline: float | None = 20.0,
         max_retries: int = 3,
         rate_limit_wait_budget: float = 10.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        """Wrap ``http`` (timeouts come from it) with ``tokens`` as the source of access tokens."""
+        """Wrap ``http`` with ``tokens`` as the source of access tokens.
+
+        ``deadline`` bounds each logical request in total (None: only ``http``'s per-read timeouts).
+        """
         self._http = http
         self._tokens = tokens
         self._base = api_base_url.rstrip("/")
         self._limiter = limiter
+        self.deadline = deadline
         self.max_retries = max(0, max_retries)
         self.rate_limit_wait_budget = rate_limit_wait_budget
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._sleep = sleep
         self._inflight: dict[_InflightKey, asyncio.Future[Any]] = {}
+        self._waiters: dict[asyncio.Future[Any], int] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not security
 
     # ------------------------------------------------------------------ plumbing
@@ -178,7 +196,31 @@ class WhoopClient:
         await self._sleep(delay)
 
     async def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
-        """Send one logical request (with retries) and return its decoded JSON (None for 204)."""
+        """Send one logical request (with retries) within ``deadline``; its decoded JSON (None for 204)."""
+        if self.deadline is None:
+            return await self._attempts(method, path, params, None)
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.deadline
+        try:
+            async with asyncio.timeout_at(ends):
+                return await self._attempts(method, path, params, ends)
+        except TimeoutError:
+            logger.info("%s %s passed its deadline of %.1f s", method, path, self.deadline)
+            raise WhoopUnavailableError(
+                _NOT_ANSWERING.format(detail=f"{method} {path}", seconds=self.deadline)
+            ) from None
+
+    def _time_left(self, ends: float | None) -> float | None:
+        return None if ends is None else ends - asyncio.get_running_loop().time()
+
+    def _may_retry(self, attempt: int, delay: float, ends: float | None) -> bool:
+        left = self._time_left(ends)
+        # A retry that could not even start before the deadline only delays the clear answer.
+        return attempt < self.max_retries and (left is None or delay < left)
+
+    async def _attempts(
+        self, method: str, path: str, params: dict[str, str] | None, ends: float | None
+    ) -> Any:
         url = self._base + path
         retryable = method == "GET"
         attempt = 0
@@ -187,9 +229,12 @@ class WhoopClient:
         token: str | None = None
         while True:
             if token is None:
-                token = await self._tokens.access_token()
+                token = await _finish_anyway(self._tokens.access_token())
             if self._limiter is not None:
-                await self._limiter.acquire()
+                left = self._time_left(ends)
+                cap = self.rate_limit_wait_budget if left is None else min(self.rate_limit_wait_budget, left)
+                # Bulk work never queues for the budget: it waits with its sync lock released (see sync).
+                await self._limiter.acquire(max_wait=0.0 if is_bulk() else max(0.0, cap))
             headers = {
                 "Authorization": f"Bearer {token}",
                 "User-Agent": USER_AGENT,
@@ -201,8 +246,9 @@ class WhoopClient:
             except httpx.TransportError as exc:
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
                 logger.debug("%s %s %s after %.0f ms", method, path, kind, _ms(started))
-                if retryable and attempt < self.max_retries:
-                    await self._retry_pause(method, path, kind, self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if retryable and self._may_retry(attempt, delay, ends):
+                    await self._retry_pause(method, path, kind, delay)
                     attempt += 1
                     token = None
                     continue
@@ -223,7 +269,7 @@ class WhoopClient:
                         f"({_error_text(response, token)}): log in again."
                     )
                 refreshed = True
-                token = await self._tokens.refresh_after_unauthorized(token)
+                token = await _finish_anyway(self._tokens.refresh_after_unauthorized(token))
                 continue
             if status == 429:
                 wait = _header_seconds(response.headers.get("retry-after"))
@@ -234,7 +280,7 @@ class WhoopClient:
                 delay = wait if wait is not None else self._backoff(attempt)
                 if (
                     retryable
-                    and attempt < self.max_retries
+                    and self._may_retry(attempt, delay, ends)
                     and waited_for_rate_limit + delay <= self.rate_limit_wait_budget
                 ):
                     waited_for_rate_limit += delay
@@ -244,8 +290,9 @@ class WhoopClient:
                     continue
                 raise RateLimitedError(wait if wait is not None else 60.0)
             if status >= 500:
-                if retryable and attempt < self.max_retries:
-                    await self._retry_pause(method, path, f"answered {status}", self._backoff(attempt))
+                delay = self._backoff(attempt)
+                if retryable and self._may_retry(attempt, delay, ends):
+                    await self._retry_pause(method, path, f"answered {status}", delay)
                     attempt += 1
                     token = None
                     continue
@@ -277,8 +324,20 @@ class WhoopClient:
             future = asyncio.ensure_future(self._request("GET", path, params or None))
             self._inflight[key] = future
             future.add_done_callback(lambda done: self._forget_inflight(key, done))
-        # shield: one caller being cancelled must not cancel the request others are waiting on.
-        return await asyncio.shield(future)
+        self._waiters[future] = self._waiters.get(future, 0) + 1
+        try:
+            # shield: one caller being cancelled must not cancel the request others are waiting on.
+            return await asyncio.shield(future)
+        finally:
+            left = self._waiters.pop(future, 1) - 1
+            if left > 0:
+                self._waiters[future] = left
+            elif not future.done():
+                # Nobody waits any more (every caller passed its own deadline): stop the upstream call
+                # rather than let a stuck one catch the next caller.
+                if self._inflight.get(key) is future:
+                    del self._inflight[key]
+                future.cancel()
 
     def _forget_inflight(self, key: _InflightKey, done: asyncio.Future[Any]) -> None:
         if self._inflight.get(key) is done:
@@ -490,6 +549,17 @@ class WhoopClient:
         if len(raw) != len(page.records):
             raw = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in page.records]
         return page, raw
+
+
+async def _finish_anyway(work: Awaitable[str]) -> str:
+    """``work``'s result; if the caller gives up first (its deadline), ``work`` still runs to its end.
+
+    A token refresh cut short after WHOOP rotated the refresh token would lose the login, so the
+    deadline may stop waiting for it but never stops it.
+    """
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(lambda done: None if done.cancelled() else done.exception())
+    return await asyncio.shield(task)
 
 
 def _ms(started: float) -> float:

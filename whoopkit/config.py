@@ -6,10 +6,12 @@ so nothing here depends on the cwd: relative paths resolve against the project r
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +94,22 @@ class Settings(BaseSettings):
         return bool(self.whoop_client_id and self.whoop_client_secret)
 
     @property
+    def credentials_problem(self) -> str | None:
+        """What is wrong when only one of ``WHOOP_CLIENT_ID`` / ``WHOOP_CLIENT_SECRET`` is set, else None."""
+        has_id, has_secret = bool(self.whoop_client_id), bool(self.client_secret.strip())
+        if has_id == has_secret:
+            return None
+        present, absent = (
+            ("WHOOP_CLIENT_ID", "WHOOP_CLIENT_SECRET")
+            if has_id
+            else ("WHOOP_CLIENT_SECRET", "WHOOP_CLIENT_ID")
+        )
+        return (
+            f"{present} is set but {absent} is not, so whoopkit runs the demo instead of your WHOOP app: "
+            f"set both in .env (from the WHOOP developer dashboard), or remove {present} to silence this."
+        )
+
+    @property
     def client_secret(self) -> str:
         """The client secret in clear, for the token endpoint only."""
         return self.whoop_client_secret.get_secret_value() if self.whoop_client_secret else ""
@@ -108,8 +126,21 @@ class Settings(BaseSettings):
 
     @property
     def web_origin(self) -> str:
-        """The web app's own address as a browser reaches it (``http://localhost:3000``)."""
+        """The web app's own address as a browser reaches it (``http://localhost:3000``).
+
+        On this machine it takes the redirect URI's loopback name (``localhost`` or ``127.0.0.1``),
+        because ``/login`` sends the browser there (the OAuth state cookie is bound to that host).
+        """
         host = "localhost" if self.host_is_loopback or self.host in ("0.0.0.0", "::") else self.host
+        redirect = urlsplit(self.whoop_redirect_uri)
+        with suppress(ValueError):
+            if (
+                host == "localhost"
+                and redirect.scheme == "http"
+                and redirect.hostname in ("localhost", "127.0.0.1", "::1")
+                and (redirect.port or 80) == self.port
+            ):
+                host = redirect.hostname
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"

@@ -6,6 +6,7 @@ is a sentence a user can act on; where to log in is the faces' to say, from sett
 
     WhoopkitError
     ├── ConfigError              a setting is missing or malformed
+    │   └── TokenFileError       the token cache or its lock is unusable (a directory, a symlink)
     ├── AuthError                the user has to (re)connect WHOOP
     │   ├── NotLoggedInError     no token cache, or it is empty, corrupt or unreadable
     │   └── TokenRefreshError    WHOOP rejected the refresh token (revoked, rotated elsewhere, expired)
@@ -30,6 +31,10 @@ class ConfigError(WhoopkitError):
     """A setting is missing or malformed."""
 
 
+class TokenFileError(ConfigError):
+    """The token cache file or its lock file cannot be used as it is on disk."""
+
+
 class AuthError(WhoopkitError):
     """The user has to (re)connect their WHOOP account."""
 
@@ -42,7 +47,11 @@ class NotLoggedInError(AuthError):
 
 
 class TokenRefreshError(AuthError):
-    """WHOOP rejected the refresh token, so the session is over."""
+    """WHOOP rejected the refresh token, so the session is over; ``code`` is WHOOP's OAuth error code."""
+
+    def __init__(self, message: str | None = None, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class OAuthError(WhoopkitError):

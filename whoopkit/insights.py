@@ -12,6 +12,7 @@ deterministic ``analytics.rule_based_insights`` plus a notice saying how to enab
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -24,9 +25,11 @@ from pydantic import BaseModel, ValidationError
 
 from whoopkit import analytics
 from whoopkit.analytics import Baselines, DaySummary, Flag, Insights
+from whoopkit.analytics.units import day_text, hours_text
 from whoopkit.config import Settings
 from whoopkit.errors import InsightsUnavailableError
 from whoopkit.models import Cycle, Recovery, Sleep, UserBodyMeasurement, Workout
+from whoopkit.text import one_line
 
 if TYPE_CHECKING:
     import ollama
@@ -38,7 +41,7 @@ MAX_RAW_CHARS = 20_000
 MAX_SUMMARY_CHARS = 800
 MAX_ITEM_CHARS = 300
 MAX_ITEMS = 6
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN = re.compile(r"`+|\*\*|__")
 
 SYSTEM_PROMPT = (
     "You are a careful endurance coach reading one person's WHOOP data. Use ONLY the numbers given; "
@@ -47,6 +50,10 @@ SYSTEM_PROMPT = (
     "tonight; flags are notable findings (level info, warning or alert), most important first. "
     "WHOOP recovery zones: green 67-100%, yellow 34-66%, red 0-33%. Day strain runs 0-21. "
     "This is not medical advice; suggest seeing a doctor only for persistent warning signs. "
+    "Write plainly for someone who is not a sports scientist: no jargon or abbreviations (say 'your "
+    "last week's strain compared with the last four weeks', not 'acute:chronic ratio' or 'ACWR'). "
+    "Write dates like 'Tue 1 Dec' and durations like '6 h 43 min'; plain text, no Markdown or backticks. "
+    "The recommendations must not repeat the summary. "
     "Answer with JSON matching the given schema and nothing else."
 )
 
@@ -58,6 +65,7 @@ class InsightResult(BaseModel):
     source: Literal["ollama", "rules"]
     model: str | None = None
     notice: str | None = None
+    baselines: Baselines | None = None  # the numbers the insight was built from, as every face shows them
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,21 @@ def _n(value: float | None, unit: str = "", digits: int = 0) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _h(hours: float | None) -> str:
+    return "n/a" if hours is None else hours_text(hours)
+
+
 def _clean(text: str) -> str:
-    return re.sub(r"\s+", " ", _CONTROL.sub("", text)).strip()
+    return one_line(text, limit=None)
+
+
+def _plain(text: str) -> str:
+    # The card shows plain text: a model's Markdown code and bold marks would show up literally.
+    return _clean(_MARKDOWN.sub("", text))
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9%]+", " ", text.lower()).strip()
 
 
 def _sport(name: str) -> str:
@@ -108,7 +129,7 @@ def build_prompt(data: InsightInput) -> str:
     if t is None:
         lines.append("No scored WHOOP days in the last month.")
     else:
-        lines.append(f"Today ({t.weekday} {t.date.isoformat()}):")
+        lines.append(f"Today ({day_text(t.date)}):")
         if t.recovery_pct is not None:
             lines.append(f"- Recovery {_n(t.recovery_pct, '%')} ({t.recovery_zone} zone)")
         else:
@@ -120,10 +141,10 @@ def build_prompt(data: InsightInput) -> str:
             f"- Day strain so far {_n(t.strain, '', 1)}" + (" (day in progress)" if t.cycle_open else "")
         )
         lines.append(
-            f"Last night's sleep: {_n(t.sleep_hours, ' h asleep', 1)}, {_n(t.in_bed_hours, ' h in bed', 1)}, "
+            f"Last night's sleep: {_h(t.sleep_hours)} asleep, {_h(t.in_bed_hours)} in bed, "
             f"performance {_n(t.sleep_performance_pct, '%')}, efficiency {_n(t.sleep_efficiency_pct, '%')}, "
             f"deep {_n(t.sws_minutes, ' min')}, REM {_n(t.rem_minutes, ' min')}, "
-            f"awake {_n(t.awake_minutes, ' min')}, sleep need {_n(t.sleep_need_hours, ' h', 1)}, "
+            f"awake {_n(t.awake_minutes, ' min')}, sleep need {_h(t.sleep_need_hours)}, "
             f"respiratory rate {_n(t.respiratory_rate_per_min, '/min', 1)}"
         )
     recent = a.days[1:8]
@@ -142,13 +163,17 @@ def build_prompt(data: InsightInput) -> str:
         )
     if b is not None:
         lines.append(
-            "Baselines (7-day / 30-day means, before today): "
+            "Means of the last 7 / 30 days (today included): "
             f"recovery {_n(b.recovery_pct_7d, '%')} / {_n(b.recovery_pct_30d, '%')}; "
             f"HRV {_n(b.hrv_ms_7d, ' ms', 1)} / {_n(b.hrv_ms_30d, ' ms', 1)}; "
             f"resting HR {_n(b.resting_hr_bpm_7d, ' bpm', 1)} / {_n(b.resting_hr_bpm_30d, ' bpm', 1)}; "
             f"sleep {_n(b.sleep_hours_7d, ' h', 1)} / {_n(b.sleep_hours_30d, ' h', 1)}; "
             f"strain {_n(b.strain_7d, '', 1)} / {_n(b.strain_30d, '', 1)}; "
-            f"acute:chronic strain ratio {_n(b.acute_chronic_ratio, '', 2)}"
+            f"the last 7 days' strain is {_n(b.acute_chronic_ratio, '', 2)} times the last 4 weeks'"
+        )
+        lines.append(
+            "Personal baselines (means of the 30 days before today): "
+            f"HRV {_n(b.hrv_baseline_ms, ' ms', 1)}; resting HR {_n(b.resting_hr_baseline_bpm, ' bpm', 1)}"
         )
     if data.body is not None:
         lines.append(
@@ -160,7 +185,7 @@ def build_prompt(data: InsightInput) -> str:
 
 def _day_line(d: DaySummary) -> str:
     return (
-        f"{d.date.isoformat()} recovery {_n(d.recovery_pct, '%')}, HRV {_n(d.hrv_ms, ' ms')}, "
+        f"{day_text(d.date)}: recovery {_n(d.recovery_pct, '%')}, HRV {_n(d.hrv_ms, ' ms')}, "
         f"RHR {_n(d.resting_hr_bpm)}, strain {_n(d.strain, '', 1)}, sleep {_n(d.sleep_hours, ' h', 1)}"
     )
 
@@ -175,14 +200,14 @@ def facts(data: InsightInput) -> list[tuple[str, str]]:
         ("Recovery", _n(t.recovery_pct, "%") if t.recovery_pct is not None else t.recovery_state.lower()),
         ("HRV", _n(t.hrv_ms, " ms")),
         ("Resting HR", _n(t.resting_hr_bpm, " bpm")),
-        ("Sleep", _n(t.sleep_hours, " h", 1)),
+        ("Sleep", _h(t.sleep_hours)),
         ("Strain", _n(t.strain, "", 1)),
     ]
     if b is not None:
         out += [
-            ("HRV 7d / 30d", f"{_n(b.hrv_ms_7d, ' ms')} / {_n(b.hrv_ms_30d, ' ms')}"),
+            ("HRV 7d / baseline", f"{_n(b.hrv_ms_7d, ' ms')} / {_n(b.hrv_baseline_ms, ' ms', 1)}"),
             ("Recovery 7d / 30d", f"{_n(b.recovery_pct_7d, '%')} / {_n(b.recovery_pct_30d, '%')}"),
-            ("Sleep 7d / 30d", f"{_n(b.sleep_hours_7d, ' h', 1)} / {_n(b.sleep_hours_30d, ' h', 1)}"),
+            ("Sleep 7d / 30d", f"{_h(b.sleep_hours_7d)} / {_h(b.sleep_hours_30d)}"),
         ]
     return out
 
@@ -193,16 +218,23 @@ def sanitize(insights: Insights) -> Insights:
     Raises:
         InsightsUnavailableError: nothing usable is left (an empty summary).
     """
-    summary = _clean(insights.summary)[:MAX_SUMMARY_CHARS]
+    summary = _plain(insights.summary)[:MAX_SUMMARY_CHARS]
     if not summary:
         raise InsightsUnavailableError("The model answered with an empty summary.")
-    recs = [c[:MAX_ITEM_CHARS] for c in (_clean(r) for r in insights.recommendations) if c][:MAX_ITEMS]
+    recs = [c[:MAX_ITEM_CHARS] for c in (_plain(r) for r in insights.recommendations) if c][:MAX_ITEMS]
     flags = [
         Flag(level=f.level, message=m[:MAX_ITEM_CHARS])
-        for f, m in ((f, _clean(f.message)) for f in insights.flags)
+        for f, m in ((f, _plain(f.message)) for f in insights.flags)
         if m
     ][:MAX_ITEMS]
-    return Insights(summary=summary, recommendations=recs, flags=flags)
+    return without_repeats(Insights(summary=summary, recommendations=recs, flags=flags))
+
+
+def without_repeats(insights: Insights) -> Insights:
+    """Drop recommendations the summary already says word for word (the card shows both)."""
+    said = _key(insights.summary)
+    recs = [r for r in insights.recommendations if _key(r) not in said]
+    return insights.model_copy(update={"recommendations": recs})
 
 
 def parse_model_output(content: str) -> Insights:
@@ -231,22 +263,24 @@ async def ask_ollama(client: ollama.AsyncClient, settings: Settings, prompt: str
 
     model = settings.ollama_model
     try:
-        response = await client.chat(
-            model=model,
-            messages=[
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": prompt},
-            ],
-            format=Insights.model_json_schema(),
-            options={"temperature": 0.2},
-            stream=False,
-        )
+        # OLLAMA_TIMEOUT in total: the client's own timeout is per read, which a trickle never trips.
+        async with asyncio.timeout(settings.ollama_timeout):
+            response = await client.chat(
+                model=model,
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": prompt},
+                ],
+                format=Insights.model_json_schema(),
+                options={"temperature": 0.2},
+                stream=False,
+            )
     except ConnectionError:
         raise InsightsUnavailableError(
             f"Ollama is not running at {settings.ollama_host}. To enable AI insights, start it with "
             f"`ollama serve` and download the model with `ollama pull {model}`."
         ) from None
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         raise InsightsUnavailableError(
             f"Ollama did not answer within {settings.ollama_timeout:.0f} s (OLLAMA_TIMEOUT). A smaller model "
             f"or a longer timeout may help; check that `ollama serve` is running."
@@ -281,7 +315,7 @@ async def ask_ollama(client: ollama.AsyncClient, settings: Settings, prompt: str
 def rules(data: InsightInput) -> Insights:
     """The deterministic insights (no model needed)."""
     a = _analyse(data)
-    return analytics.rule_based_insights(a.today, a.baselines)
+    return without_repeats(analytics.rule_based_insights(a.today, a.baselines))
 
 
 async def generate_insights(
@@ -298,7 +332,12 @@ async def generate_insights(
         client = ollama_lib.AsyncClient(host=settings.ollama_host, timeout=settings.ollama_timeout)
     try:
         insights = await ask_ollama(client, settings, build_prompt(data))
-        return InsightResult(insights=insights, source="ollama", model=settings.ollama_model)
+        return InsightResult(
+            insights=insights,
+            source="ollama",
+            model=settings.ollama_model,
+            baselines=_analyse(data).baselines,
+        )
     except InsightsUnavailableError as exc:
         logger.info("AI insights unavailable, using rules: %s", exc)
         return InsightResult(
@@ -306,6 +345,7 @@ async def generate_insights(
             source="rules",
             model=None,
             notice=f"{exc} Showing rule-based insights meanwhile.",
+            baselines=_analyse(data).baselines,
         )
     finally:
         if own_client:
@@ -323,4 +363,5 @@ __all__ = [
     "parse_model_output",
     "rules",
     "sanitize",
+    "without_repeats",
 ]

@@ -6,6 +6,8 @@ quoted either (it may echo request values), only its ``error`` code.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -114,8 +116,11 @@ class OAuthClient:
         }
         return await self._token_request(data, "exchange")
 
-    async def refresh(self, refresh_token: str) -> Token:
+    async def refresh(self, refresh_token: str, *, on_token: Callable[[Token], Token] | None = None) -> Token:
         """Trade a refresh token for a new token; WHOOP rotates it, so the old one is dead afterwards.
+
+        ``on_token`` (e.g. saving it) runs on the new token the moment it is parsed, and its result is
+        returned: nothing else happens between WHOOP's answer and it.
 
         Raises:
             TokenRefreshError: WHOOP rejected the refresh token or the app credentials.
@@ -129,7 +134,7 @@ class OAuthClient:
             "client_secret": self.settings.client_secret,
             "scope": "offline",
         }
-        return await self._token_request(data, "refresh")
+        return await self._token_request(data, "refresh", on_token)
 
     async def revoke(self, access_token: str) -> None:
         """Revoke the app's access for this user (DELETE /v2/user/access); an already-dead token is fine.
@@ -155,7 +160,9 @@ class OAuthClient:
             )
         raise WhoopAPIError(response.status_code, f"WHOOP refused to revoke access ({response.status_code}).")
 
-    async def _token_request(self, data: dict[str, str], kind: _Kind) -> Token:
+    async def _token_request(
+        self, data: dict[str, str], kind: _Kind, on_token: Callable[[Token], Token] | None = None
+    ) -> Token:
         what = _ACTION[kind]
         try:
             response = await self.http.post(
@@ -182,6 +189,8 @@ class OAuthClient:
             if kind == "exchange":
                 raise OAuthError(f"{message}: try logging in again.") from None
             raise TokenRefreshError(f"{message}: log in again.") from None
+        if on_token is not None:
+            token = on_token(token)
         logger.debug("token %s succeeded (expires in %d s)", kind, token.expires_in)
         return token
 
@@ -209,7 +218,7 @@ class OAuthClient:
             message = f"WHOOP's login service refused to {_ACTION[kind]} ({detail}): log in again"
         logger.warning("token %s rejected by WHOOP: %s %s", kind, status, code or "(no error code)")
         if kind == "refresh":
-            return TokenRefreshError(message + ".")
+            return TokenRefreshError(message + ".", code=code)
         return OAuthError(message + ".")
 
 
@@ -257,3 +266,73 @@ class StateStore:
         with self._mutex:
             expiry = self._states.pop(state, None)
             return expiry is not None and self.clock() < expiry
+
+
+class LoginStates:
+    """OAuth ``state`` values bound to the browser that asked for them: signed into its cookie, single-use.
+
+    ``issue()`` returns the state for WHOOP's URL and a cookie value ``<state>.<expiry>.<HMAC>``. The
+    callback is accepted only with a state equal to the one in a correctly signed, unexpired cookie, so
+    nothing stored server-side can be flooded away by other sites' ``/login`` requests. Used states are
+    remembered until they expire anyway, so a callback can never be replayed.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        ttl: float = STATE_TTL,
+        max_used: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Sign with ``key`` (a fresh random one by default: a restart only voids logins in progress)."""
+        self._key = key if key is not None else secrets.token_bytes(32)
+        self.ttl = ttl
+        self.max_used = max_used
+        self.clock = clock
+        self._used: dict[str, float] = {}
+        self._mutex = threading.Lock()
+
+    def _sign(self, payload: str) -> str:
+        return hmac.new(self._key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def issue(self) -> tuple[str, str]:
+        """A new state and the cookie value that binds it to this browser."""
+        state = new_state()
+        payload = f"{state}.{int(self.clock() + self.ttl)}"
+        return state, f"{payload}.{self._sign(payload)}"
+
+    def _expiry(self, state: str | None, cookie: str | None) -> float | None:
+        if not state or not cookie or cookie.count(".") != 2:
+            return None
+        cookie_state, expiry, signature = cookie.split(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(f"{cookie_state}.{expiry}").encode()):
+            return None
+        if not hmac.compare_digest(cookie_state.encode(), state.encode()) or not expiry.isdigit():
+            return None
+        expires = float(expiry)
+        return expires if self.clock() < expires else None
+
+    def matches(self, state: str | None, cookie: str | None) -> bool:
+        """Whether ``state`` is the one signed into this browser's cookie, unexpired and unused."""
+        if self._expiry(state, cookie) is None:
+            return False
+        with self._mutex:
+            return state not in self._used
+
+    def consume(self, state: str | None, cookie: str | None) -> bool:
+        """Like :meth:`matches`, and the state can never be used again."""
+        expires = self._expiry(state, cookie)
+        if expires is None or state is None:
+            return False
+        with self._mutex:
+            now = self.clock()
+            for used in [s for s, until in self._used.items() if until <= now]:
+                del self._used[used]
+            if state in self._used:
+                return False
+            while len(self._used) >= self.max_used:
+                # Only reached by a flood of completed logins; the oldest's cookie is long deleted.
+                del self._used[next(iter(self._used))]
+            self._used[state] = expires
+        return True

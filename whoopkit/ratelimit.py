@@ -3,19 +3,26 @@
 Two sources of truth are combined: our own sliding window of send times, and the server's
 ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` headers (the server also counts requests of other
 processes using the same app, so when it says 0 remain we wait for its reset).
+
+Small questions come before long backfills: work marked :func:`bulk` (a long range, a full sync) may
+book only ``max_requests - reserved`` of each window, so a "how am I today" request always finds a slot
+while a year is being fetched. A caller can cap its wait (``acquire(max_wait=...)``): rather than
+queue for longer, it is told at once when to retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import contextvars
 import json
 import logging
 import math
 import os
 import re
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +37,34 @@ _NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)")
 
 # A server reset larger than this is not a per-minute window; ignoring it avoids a process hanging for a day.
 _MAX_SERVER_WAIT = 120.0
+# Share of every window that bulk work leaves to small questions.
+PRIORITY_SHARE = 0.2
+
+_BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("whoopkit_bulk_requests", default=False)
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Mark the requests made inside (and in tasks started inside) as a long backfill: served last."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
+
+
+def is_bulk() -> bool:
+    """Whether the current requests belong to a long backfill (see :func:`bulk`)."""
+    return _BULK.get()
+
+
+def _slot(sent: list[float], now: float, blocked: float, limit: int, period: float) -> float:
+    """The earliest time from ``now`` (and ``blocked``) that keeps ``limit`` per window; ``sent`` sorted."""
+    slot = max(now, blocked)
+    recent = [t for t in sent if t > now - period]
+    if len(recent) >= limit:
+        slot = max(slot, recent[-limit] + period)
+    return slot
 
 
 def _first_number(value: str | None) -> float | None:
@@ -41,7 +76,10 @@ def _first_number(value: str | None) -> float | None:
 
 
 class RateLimiter:
-    """Sliding-window limiter: at most ``max_requests`` acquisitions in any ``period`` seconds."""
+    """Sliding-window limiter: at most ``max_requests`` acquisitions in any ``period`` seconds.
+
+    Bulk work (:func:`bulk`) gets at most ``max_requests - reserved`` of them.
+    """
 
     def __init__(
         self,
@@ -59,34 +97,44 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         # Send times, ascending; entries may lie in the future: slots reserved by waiting callers.
-        self._sent: deque[float] = deque()
+        self._sent: list[float] = []
         self._blocked_until = 0.0
         self.waited = 0.0  # total seconds callers were told to wait, for tests and benchmarks
 
-    def _reserve(self) -> float:
-        """Book the earliest slot that keeps every window within the limit; return the wait."""
+    @property
+    def reserved(self) -> int:
+        """Slots of each window that bulk work leaves to small questions."""
+        return min(self.max_requests - 1, max(1, round(self.max_requests * PRIORITY_SHARE)))
+
+    def _limit(self, bulk_work: bool) -> int:
+        return self.max_requests - self.reserved if bulk_work else self.max_requests
+
+    def _reserve(self, max_wait: float | None = None) -> float:
+        """Book the earliest slot that keeps every window within the limit; return the wait.
+
+        Raises:
+            RateLimitedError: the wait would exceed ``max_wait`` (nothing is booked).
+        """
         now = self._clock()
-        while self._sent and self._sent[0] <= now - self.period:
-            self._sent.popleft()
-        slot = max(now, self._blocked_until)
-        if len(self._sent) >= self.max_requests:
-            slot = max(slot, self._sent[-self.max_requests] + self.period)
-        self._sent.append(slot)
+        self._sent = [t for t in self._sent if t > now - self.period]
+        slot = _slot(self._sent, now, self._blocked_until, self._limit(is_bulk()), self.period)
+        _check_wait(slot - now, max_wait)
+        bisect.insort(self._sent, slot)
         return slot - now
 
     def expected_wait(self) -> float:
         """How long a request asked for now would wait for its slot (nothing is booked)."""
         now = self._clock()
-        recent = [t for t in self._sent if t > now - self.period]
-        slot = max(now, self._blocked_until)
-        if len(recent) >= self.max_requests:
-            slot = max(slot, recent[-self.max_requests] + self.period)
-        return slot - now
+        return _slot(self._sent, now, self._blocked_until, self._limit(is_bulk()), self.period) - now
 
-    async def acquire(self) -> None:
-        """Wait until one more request may be sent (callers are served first come, first served)."""
+    async def acquire(self, max_wait: float | None = None) -> None:
+        """Wait until one more request may be sent (first come, first served; bulk work after the rest).
+
+        Raises:
+            RateLimitedError: the wait would be longer than ``max_wait`` seconds; says when to retry.
+        """
         # Booking synchronously (no lock) keeps the order fair and ties nothing to one event loop.
-        delay = self._reserve()
+        delay = self._reserve(max_wait)
         if delay > 0:
             logger.debug("rate limiter waiting %.2f s", delay)
             self.waited += delay
@@ -117,6 +165,15 @@ class RateLimiter:
     def usage(self) -> dict[str, int]:
         """Requests used in the last minute, with the limit."""
         return {"last_minute": self.in_window, "per_minute": self.max_requests}
+
+
+def _check_wait(wait: float, max_wait: float | None) -> None:
+    if max_wait is not None and wait > max_wait:
+        raise RateLimitedError(
+            wait,
+            f"WHOOP's request budget for this app is used up for the next {wait:.0f} s: "
+            f"retry after {max(1, round(wait))} s.",
+        )
 
 
 def _finite(value: object) -> bool:
@@ -181,7 +238,7 @@ class SharedRateLimiter(RateLimiter):
     def _day(now: float) -> str:
         return datetime.fromtimestamp(now, UTC).date().isoformat()
 
-    def _reserve(self) -> float:
+    def _reserve(self, max_wait: float | None = None) -> float:
         with self._lock.acquire(timeout=10):
             now = self._clock()
             data = self._read()
@@ -199,10 +256,9 @@ class SharedRateLimiter(RateLimiter):
                     f"retry after {retry / 3600:.1f} h.",
                     daily=True,
                 )
-            slot = max(now, blocked)
-            if len(sent) >= self.max_requests:
-                slot = max(slot, sent[-self.max_requests] + self.period)
-            sent.append(slot)
+            slot = _slot(sent, now, blocked, self._limit(is_bulk()), self.period)
+            _check_wait(slot - now, max_wait)
+            bisect.insort(sent, slot)
             self._write({"sent": sent, "blocked_until": blocked, "day": day, "day_count": count + 1})
             return slot - now
 
@@ -211,10 +267,8 @@ class SharedRateLimiter(RateLimiter):
         now = self._clock()
         data = self._read()
         sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
-        slot = max(now, float(data.get("blocked_until", 0.0)), self._blocked_until)
-        if len(sent) >= self.max_requests:
-            slot = max(slot, sent[-self.max_requests] + self.period)
-        return slot - now
+        blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
+        return _slot(sent, now, blocked, self._limit(is_bulk()), self.period) - now
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """WHOOP saying no requests remain (reset in N s) holds back every process of the app."""

@@ -2,6 +2,10 @@
 
 Demo mode runs against an in-process fake WHOOP (no network, no WHOOP account) and keeps its
 own token file under ``WHOOP_DATA_DIR``, so it can never read, overwrite or delete a real login.
+The web app and the MCP server each embed their own fake but share that token file and the demo
+store, so every demo fake (:func:`create_demo_fake`) signs its tokens with the demo secret and
+accepts the other's, and anchors its data to the same wall-clock step: both processes then share
+one login and see the very same records, as they would with the real WHOOP.
 This module must stay free of fastapi/jinja2/ollama: the MCP server imports it at startup.
 """
 
@@ -19,7 +23,7 @@ from pydantic import SecretStr
 from whoopkit import USER_AGENT
 from whoopkit.client import WhoopClient
 from whoopkit.config import Settings
-from whoopkit.errors import ConfigError, NotLoggedInError, OAuthError
+from whoopkit.errors import AuthError, ConfigError, OAuthError
 from whoopkit.oauth import OAuthClient, new_state
 from whoopkit.ratelimit import SharedRateLimiter
 from whoopkit.tokens import TokenManager, TokenStore
@@ -36,6 +40,9 @@ DEMO_CLIENT_ID = "demo-client"
 DEMO_CLIENT_SECRET = "demo-secret"  # noqa: S105 - the fake's public demo credentials
 DEMO_TOKEN_FILE = "demo_token.json"  # noqa: S105 - a file name
 DEMO_DIR = "demo"
+# The demo data ends at the clock floored to this step: a sleep that just ended shows up within
+# 15 minutes (WHOOP itself takes minutes to score one), and regenerating (~80 ms) stays rare.
+DEMO_DATA_STEP = 900.0
 
 
 @dataclass
@@ -76,9 +83,12 @@ def database_url(settings: Settings, demo: bool) -> str:
 def is_demo(settings: Settings) -> bool:
     """Whether to run in demo mode: WHOOP_DEMO=1 or no credentials, unless a real login exists.
 
-    An existing real token cache always wins, so a user who logged in is never shown fake data.
+    An existing real token cache always wins, so a user who logged in is never shown fake data;
+    without credentials, an unusable (corrupt) one does not: the demo runs and the pages offer to
+    move the file aside.
     """
-    if settings.whoop_token_cache.is_file():
+    cache = settings.whoop_token_cache
+    if cache.is_file() and (settings.has_credentials or TokenStore(cache).problem() is None):
         return False
     return settings.whoop_demo or not settings.has_credentials
 
@@ -94,6 +104,20 @@ def demo_settings(settings: Settings) -> Settings:
             "whoop_token_cache": Path(settings.whoop_data_dir) / DEMO_TOKEN_FILE,
             "whoop_demo": True,
         }
+    )
+
+
+def create_demo_fake(*, auto_approve: bool = True, control_endpoints: bool = True) -> FakeWhoop:
+    """A demo fake WHOOP that shares its login and its records with every other demo fake."""
+    from whoopkit.fake_whoop import create_fake_whoop
+
+    return create_fake_whoop(
+        client_id=DEMO_CLIENT_ID,
+        client_secret=DEMO_CLIENT_SECRET,
+        auto_approve=auto_approve,
+        control_endpoints=control_endpoints,
+        token_secret=DEMO_CLIENT_SECRET,
+        data_step=DEMO_DATA_STEP,
     )
 
 
@@ -114,11 +138,7 @@ def build_whoop(
         demo = is_demo(settings)
     if demo:
         if fake is None:
-            from whoopkit.fake_whoop import create_fake_whoop
-
-            fake = create_fake_whoop(
-                client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET, auto_approve=True
-            )
+            fake = create_demo_fake()
         settings = demo_settings(settings)
         settings.whoop_data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if transport is None and fake is not None:
@@ -136,6 +156,7 @@ def build_whoop(
         tokens,
         api_base_url=settings.whoop_api_base_url,
         limiter=SharedRateLimiter(state_dir(settings, demo) / "ratelimit.json"),
+        deadline=settings.whoop_request_deadline,
     )
     logger.info("WHOOP runtime ready (%s mode)", "demo" if demo else "real")
     return Whoop(
@@ -144,18 +165,16 @@ def build_whoop(
 
 
 async def _demo_token_works(whoop: Whoop) -> bool:
-    # A demo token saved by an earlier process belongs to that process's fake; ask this one.
+    # The saved demo login may come from the other process (any demo fake accepts it) or from an older
+    # whoopkit whose fake signed nothing; the client refreshes it like a real login if it must.
+    if not whoop.store.exists():
+        return False
     try:
-        token = whoop.tokens.current()
-    except NotLoggedInError:
+        await whoop.client.get_profile()
+    except AuthError as exc:
+        logger.info("the saved demo login does not work (%s); logging in again", type(exc).__name__)
         return False
-    if token.needs_refresh(whoop.tokens.clock()):
-        return False
-    response = await whoop.http.get(
-        f"{whoop.settings.whoop_api_base_url}/v2/user/profile/basic",
-        headers={"Authorization": f"Bearer {token.access_token}"},
-    )
-    return response.status_code == 200
+    return True
 
 
 async def demo_login(whoop: Whoop) -> None:

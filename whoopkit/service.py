@@ -6,13 +6,22 @@ says how fresh each answer is. Faces never talk to ``WhoopClient`` or the store 
 Day arguments are WHOOP days (the user's local date a record belongs to, as in
 ``analytics.whoop_day``), both ends included. "Today" is the user's local date from the timezone
 offset of their latest stored cycle, falling back to the machine's zone.
+
+Every answer waits for WHOOP at most ``WHOOP_REQUEST_DEADLINE`` seconds in total: a face marks one page
+or one tool call with :func:`one_answer`, and every service call inside shares that deadline (outside
+one, each call has its own). When it passes, the answer comes from the store, or, with nothing stored,
+is a clear "WHOOP is not answering".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -45,6 +54,7 @@ __all__ = [
     "SyncProgress",
     "SyncReport",
     "WhoopService",
+    "one_answer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,6 +69,30 @@ RECENT_DAYS = 7
 WARM_DAYS = 400
 # Longer than this for the rate budget, and a question is answered from the store instead.
 BUDGET_WAIT_LIMIT = 2.0
+NOT_ANSWERING = (
+    "WHOOP is not answering, and nothing is stored locally yet to answer from; try again in a minute."
+)
+
+_ANSWER_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "whoopkit_answer_started", default=None
+)
+
+
+@contextmanager
+def one_answer() -> Iterator[None]:
+    """Mark what runs inside as one answer (a page, a tool call): its waits for WHOOP share one deadline.
+
+    Nested marks keep the outermost start, so a page that asks the service several things still
+    answers within ``WHOOP_REQUEST_DEADLINE`` of its start.
+    """
+    if _ANSWER_STARTED.get() is not None:
+        yield
+        return
+    token = _ANSWER_STARTED.set(time.monotonic())
+    try:
+        yield
+    finally:
+        _ANSWER_STARTED.reset(token)
 
 
 @dataclass(frozen=True)
@@ -170,6 +204,14 @@ class WhoopService:
         now = self.now()
         return now.astimezone(zone).date() if zone is not None else now.astimezone().date()
 
+    def window(self, days: int) -> tuple[date, date]:
+        """The last ``days`` days: the WHOOP days ``today() - (days - 1)``..``today()``, both included.
+
+        Raises:
+            ValueError: if ``days`` < 1.
+        """
+        return analytics.day_window(self.today(), days)
+
     # ------------------------------------------------------------------ auth
 
     def auth_status(self) -> TokenStatus:
@@ -195,7 +237,12 @@ class WhoopService:
             OAuthError: WHOOP refused the code.
             WhoopUnavailableError: WHOOP could not be reached.
         """
-        token = await self.whoop.oauth.exchange_code(code)
+        try:
+            token = await self._bounded(self.whoop.oauth.exchange_code(code))
+        except TimeoutError:
+            raise WhoopUnavailableError(
+                "WHOOP is not answering, so the login could not be completed; try again in a minute."
+            ) from None
 
         def save() -> None:
             with self.whoop.store.lock():
@@ -205,8 +252,8 @@ class WhoopService:
         self._user_id = None
         # Learn who logged in now: a different WHOOP member must never inherit the last one's history.
         try:
-            profile = await self.whoop.client.get_profile()
-        except WhoopkitError as exc:
+            profile = await self._bounded(self.whoop.client.get_profile())
+        except (WhoopkitError, TimeoutError) as exc:
             logger.info("could not fetch the new login's profile yet: %s", type(exc).__name__)
             await anyio.to_thread.run_sync(self.store.forget_local_user)
             return
@@ -214,15 +261,28 @@ class WhoopService:
         self._user_id = profile.user_id
 
     async def logout(self, *, delete_local_data: bool = False) -> None:
-        """Revoke WHOOP access, delete the token file and, if asked, this user's local history."""
+        """Delete the token file, then revoke WHOOP access and, if asked, delete this user's local history.
+
+        The file goes first: if it cannot be removed, nothing was revoked, so no dead login stays on disk.
+
+        Raises:
+            TokenFileError: the token file or its lock cannot be used (nothing was changed).
+        """
         user_id = self._user_id if self._user_id is not None else self.store.local_user_id()
         if self.whoop.store.exists():
+            access: str | None = None
             try:
-                await self.whoop.client.revoke_access()
-            except WhoopkitError as exc:
-                # The local login is removed anyway: the user asked to be logged out.
-                logger.warning("revoking WHOOP access failed: %s", type(exc).__name__)
+                access = await self.whoop.tokens.access_token()
+            except WhoopkitError:
+                with contextlib.suppress(WhoopkitError):
+                    access = self.whoop.tokens.current().access_token
             await anyio.to_thread.run_sync(self.whoop.store.delete)
+            if access is not None:
+                try:
+                    await self.whoop.oauth.revoke(access)
+                except WhoopkitError as exc:
+                    # The local login is removed anyway: the user asked to be logged out.
+                    logger.warning("revoking WHOOP access failed: %s", type(exc).__name__)
         if delete_local_data and user_id is not None:
             await anyio.to_thread.run_sync(self.store.delete_user, user_id)
         self._user_id = None
@@ -241,7 +301,10 @@ class WhoopService:
             if self._user_id is None:
                 known = self.store.local_user_id()
                 if known is None:
-                    profile = await self.whoop.client.get_profile()
+                    try:
+                        profile = await self._bounded(self.whoop.client.get_profile())
+                    except TimeoutError:
+                        raise WhoopUnavailableError(NOT_ANSWERING) from None
                     await anyio.to_thread.run_sync(self.store.save_profile, profile, self.now())
                     known = profile.user_id
                 self._user_id = known
@@ -272,6 +335,28 @@ class WhoopService:
                 await anyio.to_thread.run_sync(self.stored_days, today - timedelta(days=WARM_DAYS - 1), today)
         except WhoopkitError as exc:
             logger.info("warm-up stopped early: %s", type(exc).__name__)
+
+    # ------------------------------------------------------------------ deadlines
+
+    def time_left(self) -> float:
+        """Seconds the current answer may still wait for WHOOP (see :func:`one_answer`)."""
+        deadline = self.settings.whoop_request_deadline
+        started = _ANSWER_STARTED.get()
+        return deadline if started is None else started + deadline - time.monotonic()
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        """Await ``work`` within :meth:`time_left`.
+
+        Raises:
+            TimeoutError: the deadline passed (the work is cancelled, never left running).
+        """
+        left = self.time_left()
+        if left <= 0:
+            if asyncio.iscoroutine(work):
+                work.close()
+            raise TimeoutError
+        async with asyncio.timeout(left):
+            return await work
 
     # ------------------------------------------------------------------ sync
 
@@ -322,10 +407,7 @@ class WhoopService:
             )
         else:
             try:
-                await asyncio.wait_for(
-                    self.syncer.ensure(user_id, kinds, lo, hi, fresh_seconds),
-                    timeout=self.settings.whoop_request_deadline,
-                )
+                await self._bounded(self.syncer.ensure(user_id, kinds, lo, hi, fresh_seconds))
             except AuthError:
                 raise
             except TimeoutError:
@@ -349,10 +431,7 @@ class WhoopService:
             # Nothing to answer from: the face says WHOOP is not answering (or when to retry).
             if isinstance(error, RateLimitedError):
                 raise error
-            raise WhoopUnavailableError(
-                "WHOOP is not answering, and nothing is stored locally yet to answer from; "
-                "try again in a minute."
-            )
+            raise WhoopUnavailableError(NOT_ANSWERING)
         problem = str(error) if isinstance(error, RateLimitedError) and "stored data" in str(error) else None
         return Freshness(as_of=as_of, stale=True, problem=problem or _offline_sentence(error))
 
@@ -415,8 +494,7 @@ class WhoopService:
             AuthError: not logged in.
             WhoopUnavailableError: WHOOP cannot be reached and the store has nothing.
         """
-        end = self.today()
-        start = end - timedelta(days=RECENT_DAYS - 1)
+        start, end = self.window(RECENT_DAYS)
         fresh, profile, body = await asyncio.gather(
             self._ensure(COLLECTIONS, start, end), self._profile_or_none(), self._body_or_none()
         )
@@ -447,9 +525,7 @@ class WhoopService:
         if len(rows) < limit and not fresh.stale and not self.store.sync_state(user_id, kind).complete:
             # Sparse records (a weekly trainer's workouts): one page of the newest, however old.
             try:
-                await asyncio.wait_for(
-                    self.syncer.newest(user_id, kind), timeout=self.settings.whoop_request_deadline
-                )
+                await self._bounded(self.syncer.newest(user_id, kind))
             except AuthError:
                 raise
             except (WhoopkitError, TimeoutError) as exc:
@@ -492,10 +568,7 @@ class WhoopService:
 
     async def _refresh_profile(self, user_id: int) -> str | None:
         try:
-            await asyncio.wait_for(
-                self.syncer.refresh_profile(user_id, max_age=86_400.0),
-                timeout=self.settings.whoop_request_deadline,
-            )
+            await self._bounded(self.syncer.refresh_profile(user_id, max_age=86_400.0))
         except AuthError:
             raise
         except (WhoopUnavailableError, RateLimitedError, TimeoutError) as exc:

@@ -16,11 +16,17 @@ Design notes (the WHY):
 * One sync per collection at a time across processes: an inter-process file lock per collection
   (plus an asyncio lock within the process). A waiting process re-reads the state under the lock and
   skips work that the other process just did.
+* Small questions go first. A long range (more than one batch of windows) and a full sync are bulk
+  work (``ratelimit.bulk``): they book only part of each minute's budget, take the collection's lock
+  one batch at a time, wait for the budget outside the lock, and yield the lock to a waiting small
+  question, so "how am I today" is never queued behind a year-long backfill.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import math
 import time
@@ -36,6 +42,7 @@ from pydantic import BaseModel
 
 from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
 from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
+from whoopkit.ratelimit import bulk, is_bulk
 from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, Upserted, to_ms
 
 logger = logging.getLogger(__name__)
@@ -130,6 +137,38 @@ class _Run:
             self.progress(SyncProgress(self.kind, self.done, total, self.report.records))
 
 
+class _KindLock:
+    """An asyncio lock that hands itself to waiting small questions before waiting bulk work."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, bulk_work: bool) -> None:
+        """Wait for the lock; bulk work waits until no small question does."""
+        if not self._held and not self._waiters:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (int(bulk_work), next(self._order), waiter))
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the lock just as the caller gave up: pass it on
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the most urgent waiter still waiting, else free it."""
+        while self._waiters:
+            _, _, waiter = heapq.heappop(self._waiters)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._held = False
+
+
 def _window_plan(lo: int, hi: int, density: float) -> list[tuple[int, int]]:
     """``[lo, hi)`` cut into equal windows of at most about ``FILL`` records each, newest first.
 
@@ -165,7 +204,7 @@ class Syncer:
         self._lock_dir = lock_dir
         self._sleep = sleep
         self.trailing_ms = trailing_days * DAY_MS
-        self._locks: dict[Collection, asyncio.Lock] = {}
+        self._locks: dict[Collection, _KindLock] = {}
 
     def _now_ms(self) -> int:
         return to_ms(self._clock())
@@ -179,25 +218,52 @@ class Syncer:
         # thread_local=False: acquired in one worker thread, released in another.
         return filelock.FileLock(str(self._lock_dir / f"sync-{kind}.lock"), thread_local=False)
 
-    async def _locked(self, kind: Collection, wait: float, work: Callable[[], Awaitable[None]]) -> None:
-        lock = self._locks.setdefault(kind, asyncio.Lock())
-        async with lock:
-            flock = self._file_lock(kind)
-            if flock is None:
-                await work()
+    async def _locked(self, kind: Collection, wait: float, work: Callable[[], Awaitable[object]]) -> None:
+        lock = self._locks.setdefault(kind, _KindLock())
+        await lock.acquire(is_bulk())
+        try:
+            await self._file_locked(kind, wait, work)
+        finally:
+            lock.release()
+
+    async def _locked_pausing(
+        self, kind: Collection, wait: float, work: Callable[[], Awaitable[object]]
+    ) -> None:
+        """:meth:`_locked`, waiting out WHOOP's rate limit with the lock released (bulk work).
+
+        ``work`` must be safe to run again: it re-plans from the stored state.
+        """
+        for _ in range(MAX_RATE_PAUSES):
+            try:
+                await self._locked(kind, wait, work)
                 return
-            try:
-                await anyio.to_thread.run_sync(lambda: flock.acquire(timeout=wait))
-            except filelock.Timeout:
-                raise SyncBusyError(
-                    f"Another whoopkit process is syncing {kind} and did not finish within {wait:.0f} s; "
-                    "try again in a moment.",
-                    location=str(self._lock_dir),
-                ) from None
-            try:
-                await work()
-            finally:
-                flock.release()
+            except RateLimitedError as exc:
+                if exc.daily or exc.retry_after > MAX_RATE_PAUSE:
+                    raise
+                pause = max(exc.retry_after, 1.0)
+                logger.info("rate limited; sync of %s pauses %.0f s", kind, pause)
+                await self._sleep(pause)
+        await self._locked(kind, wait, work)
+
+    async def _file_locked(
+        self, kind: Collection, wait: float, work: Callable[[], Awaitable[object]]
+    ) -> None:
+        flock = self._file_lock(kind)
+        if flock is None:
+            await work()
+            return
+        try:
+            await anyio.to_thread.run_sync(lambda: flock.acquire(timeout=wait))
+        except filelock.Timeout:
+            raise SyncBusyError(
+                f"Another whoopkit process is syncing {kind} and did not finish within {wait:.0f} s; "
+                "try again in a moment.",
+                location=str(self._lock_dir),
+            ) from None
+        try:
+            await work()
+        finally:
+            flock.release()
 
     # ------------------------------------------------------------------ pages
 
@@ -320,12 +386,20 @@ class Syncer:
         return gone
 
     async def _fetch_windows(
-        self, user_id: int, run: _Run, windows: Sequence[tuple[int, int]], *, head_hi: int | None
+        self,
+        user_id: int,
+        run: _Run,
+        windows: Sequence[tuple[int, int]],
+        *,
+        head_hi: int | None,
+        pause: bool = True,
     ) -> None:
         """Fetch windows (newest first) in parallel batches, committing every window that arrived.
 
-        A window that hits the rate limit is fetched again after a pause; any other failure is raised
-        once the rest of its batch has finished and been committed, so no task outlives the call.
+        A window that hits the rate limit is fetched again after a pause (with ``pause=False``, the
+        ``RateLimitedError`` is raised instead, for the caller to wait with its lock released); any
+        other failure is raised once the rest of its batch has finished and been committed, so no task
+        outlives the call.
         """
         for first in range(0, len(windows), BATCH):
             pending = list(windows[first : first + BATCH])
@@ -334,13 +408,13 @@ class Syncer:
                     *(self._window(run, lo, hi) for lo, hi in pending), return_exceptions=True
                 )
                 limited: list[tuple[int, int]] = []
-                pause = 0.0
+                wait_for = 0.0
                 failure: BaseException | None = None
                 arrived: list[tuple[int, int, list[Any], list[dict[str, Any]]]] = []
                 for (lo, hi), result in zip(pending, results, strict=True):
                     if isinstance(result, RateLimitedError) and not result.daily:
                         limited.append((lo, hi))
-                        pause = max(pause, result.retry_after)
+                        wait_for = max(wait_for, result.retry_after)
                     elif isinstance(result, BaseException):
                         failure = failure or result
                     else:
@@ -350,15 +424,17 @@ class Syncer:
                     raise failure
                 if not limited:
                     break
-                if pause > MAX_RATE_PAUSE:
+                if not pause:
+                    raise RateLimitedError(wait_for)
+                if wait_for > MAX_RATE_PAUSE:
                     # The day's budget is spent: waiting hours in a sync helps nobody.
-                    raise RateLimitedError(pause)
-                wait = max(pause, 1.0)
+                    raise RateLimitedError(wait_for)
+                wait = max(wait_for, 1.0)
                 logger.info("rate limited; sync of %s pauses %.0f s", run.kind, wait)
                 await self._sleep(wait)
                 pending = limited
             else:
-                raise RateLimitedError(pause)
+                raise RateLimitedError(wait_for)
 
     async def _paused(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``call``, pausing (never failing) when WHOOP's rate limit is hit."""
@@ -435,22 +511,52 @@ class Syncer:
     async def _ensure_one(
         self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float
     ) -> None:
-        if not self._parts(user_id, kind, lo, hi, fresh_seconds):
+        planned = self._plan(user_id, kind, lo, hi, fresh_seconds, self._now_ms())
+        if not planned:
             return
+        if len(planned) <= BATCH:
+            await self._locked(kind, 5.0, lambda: self._ensure_batch(user_id, kind, lo, hi, fresh_seconds))
+            return
+        # A long range is bulk work: a batch per turn of the lock, so a small question can cut in.
+        with bulk():
+            more = [True]
+            for _ in range(math.ceil(len(planned) / BATCH) + MAX_RATE_PAUSES):
+                if not more[0]:
+                    return
 
-        async def work() -> None:
-            # Re-read under the lock: another process may have just done this. One "now" for the plan and
-            # for judging which window reached it: with a moving clock, two readings would never match.
-            now = self._now_ms()
-            parts = self._parts(user_id, kind, lo, hi, fresh_seconds, now)
-            run = _Run(kind, CollectionReport(), None)
-            density = self._density(user_id, kind, self.store.sync_state(user_id, kind), now)
-            windows = [w for a, b in parts for w in _window_plan(a, b, density)]
-            await self._fetch_windows(user_id, run, windows, head_hi=now)
-            if any(b >= now for _, b in parts):
-                await self._old_pending(user_id, run, now)
+                async def work(more: list[bool] = more) -> None:
+                    more[0] = await self._ensure_batch(user_id, kind, lo, hi, fresh_seconds, bulk_work=True)
 
-        await self._locked(kind, 5.0, work)
+                await self._locked_pausing(kind, 5.0, work)
+
+    def _plan(
+        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float, now: int
+    ) -> list[tuple[int, int]]:
+        parts = self._parts(user_id, kind, lo, hi, fresh_seconds, now)
+        density = self._density(user_id, kind, self.store.sync_state(user_id, kind), now)
+        return [w for a, b in parts for w in _window_plan(a, b, density)]
+
+    async def _ensure_batch(
+        self,
+        user_id: int,
+        kind: Collection,
+        lo: int,
+        hi: int,
+        fresh_seconds: float,
+        *,
+        bulk_work: bool = False,
+    ) -> bool:
+        """Fetch what ``[lo, hi)`` of ``kind`` lacks (one batch for bulk work); True while more remains."""
+        # Re-read under the lock: another process may have just done this. One "now" for the plan and
+        # for judging which window reached it: with a moving clock, two readings would never match.
+        now = self._now_ms()
+        windows = self._plan(user_id, kind, lo, hi, fresh_seconds, now)
+        run = _Run(kind, CollectionReport(), None)
+        batch = windows[:BATCH] if bulk_work else windows
+        await self._fetch_windows(user_id, run, batch, head_hi=now, pause=not bulk_work)
+        if any(b >= now for _, b in batch):
+            await self._old_pending(user_id, run, now)
+        return len(windows) > len(batch)
 
     async def newest(self, user_id: int, kind: Collection) -> None:
         """Fetch the newest page of ``kind`` (however far back it reaches): "the last N" on a new store.
@@ -510,9 +616,10 @@ class Syncer:
         """
         started = time.perf_counter()
         report = SyncReport(collections={k: CollectionReport() for k in COLLECTIONS})
-        # Every collection runs to its end (keeping what it fetched) before a failure is raised.
-        _raise_first(
-            await asyncio.gather(
+        # Every collection runs to its end (keeping what it fetched) before a failure is raised. A full
+        # sync is bulk work: the questions asked meanwhile go first.
+        with bulk():
+            results = await asyncio.gather(
                 *(
                     self._sync_one(user_id, _Run(k, report.collections[k], progress), days, since)
                     for k in COLLECTIONS
@@ -520,7 +627,7 @@ class Syncer:
                 self.refresh_profile(user_id, max_age=3600.0),
                 return_exceptions=True,
             )
-        )
+        _raise_first(results)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -539,7 +646,7 @@ class Syncer:
                 await self._head(user_id, run, now)
                 await self._old_pending(user_id, run, now)
 
-        await self._locked(run.kind, LOCK_TIMEOUT, head)
+        await self._locked_pausing(run.kind, LOCK_TIMEOUT, head)
         # Each backfill step takes the lock on its own, so the other process's questions get a turn.
         more = True
         while more:
@@ -548,7 +655,7 @@ class Syncer:
             async def step(result: list[bool] = result) -> None:
                 result.append(await self._backfill_step(user_id, run, floor, now))
 
-            await self._locked(run.kind, LOCK_TIMEOUT, step)
+            await self._locked_pausing(run.kind, LOCK_TIMEOUT, step)
             more = result[0]
 
     async def _first_page(self, user_id: int, run: _Run, floor: int | None, now: int) -> None:
@@ -577,7 +684,7 @@ class Syncer:
         density = self._density(user_id, run.kind, state, now)
         windows = [w for a, b in parts for w in _window_plan(a, b, density)]
         run.total = len(windows)
-        await self._fetch_windows(user_id, run, windows, head_hi=now)
+        await self._fetch_windows(user_id, run, windows, head_hi=now, pause=False)
 
     async def _backfill_step(self, user_id: int, run: _Run, floor: int | None, now: int) -> bool:
         """Fetch one batch towards ``floor`` (None: the beginning of history); True while more remains."""
@@ -587,12 +694,12 @@ class Syncer:
             gaps = state.gaps(floor if floor is not None else 0, now)
             windows = [w for a, b in gaps for w in _window_plan(a, b, density)]
             run.total = run.done + len(windows)
-            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None)
+            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None, pause=False)
             return len(windows) > BATCH
         oldest = state.covered_from if state.covered_from is not None else now
         windows = [w for a, b in state.gaps(oldest, now) for w in _window_plan(a, b, density)]
         if windows:
-            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None)
+            await self._fetch_windows(user_id, run, windows[:BATCH], head_hi=None, pause=False)
             return True
         # Going back into the unknown: one page ending at the oldest point fetched says whether older
         # records exist at all (past any gap: a strap left in a drawer for months), and how dense.

@@ -178,3 +178,15 @@ def test_print_config_prints_a_desktop_entry_with_absolute_paths(tmp_path: Path)
     assert entry["command"] == sys.executable
     assert entry["args"] == [str(SERVER)]
     assert entry["env"]["WHOOP_TOKEN_CACHE"] == str(tmp_path / "no_real_login.json")
+
+
+def test_print_config_also_gives_the_lines_to_merge_into_an_existing_config_on_stderr(tmp_path: Path) -> None:
+    out = _run_python(tmp_path, str(SERVER), "--print-config")
+    assert out.returncode == 0, out.stderr
+    whole = json.loads(out.stdout)  # stdout stays one JSON document, for `--print-config > file`
+    entry_lines = out.stderr[out.stderr.index('"whoop": {') :]
+    existing = '{"mcpServers": {"other": {"command": "x"},\n' + entry_lines + "}}"
+    merged = json.loads(existing)["mcpServers"]
+    assert merged["whoop"] == whole["mcpServers"]["whoop"]
+    assert merged["other"] == {"command": "x"}
+    assert '"mcpServers"' in out.stderr.split('"whoop": {')[0]

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -105,3 +105,23 @@ def authed(client: TestClient, fake: FakeWhoop, web_settings: Settings) -> TestC
 def text_of(html: str) -> str:
     """Visible-ish text of a page: tags removed, whitespace collapsed."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def form_token(client: TestClient) -> str:
+    """The CSRF token this client's pages put in their forms (read off a page, as a browser has it).
+
+    A page shows the logout form only when logged in; otherwise the token is derived the way the app
+    derives it, from the session cookie the first response set.
+    """
+    page = client.get("/no-such-page")
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text)
+    if match:
+        return match.group(1)
+    from whoopkit.web.security import SESSION_COOKIE, csrf_token
+
+    return csrf_token({"state": {SESSION_COOKIE: client.cookies[SESSION_COOKIE]}})
+
+
+def post_form(client: TestClient, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """POST a form the way the app's own page does: with its CSRF token."""
+    return client.post(path, data={"csrf_token": form_token(client), **(data or {})}, **kwargs)

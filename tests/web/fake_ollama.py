@@ -45,6 +45,7 @@ class FakeOllama:
     delay: float = 0.0  # seconds before answering /api/chat (to exercise client timeouts)
     url: str = ""  # set once the server runs
     raw: bytes | None = None  # when set, /api/chat answers 200 with these bytes (not Ollama's JSON)
+    trickle: float = 0.0  # when set, /api/chat sends its answer one byte per this many seconds
 
     def reset(self) -> None:
         """Back to one model (llama3.2), the default answer, no delay, no recorded requests."""
@@ -52,6 +53,7 @@ class FakeOllama:
         self.reply = json.dumps(DEFAULT_REPLY)
         self.delay = 0.0
         self.raw = None
+        self.trickle = 0.0
         self.requests.clear()
 
     def app(self) -> Starlette:
@@ -69,7 +71,12 @@ class FakeOllama:
                 return JSONResponse({"error": f"model '{model}' not found"}, status_code=404)
             if body.get("stream", True):
                 return StreamingResponse(self._stream(model), media_type="application/x-ndjson")
-            return JSONResponse(self._message(model, self.reply, done=True))
+            answer = JSONResponse(self._message(model, self.reply, done=True))
+            if self.trickle:
+                return StreamingResponse(
+                    self._drip(bytes(answer.body), self.trickle), media_type="application/json"
+                )
+            return answer
 
         async def tags(request: Request) -> Response:
             return JSONResponse(
@@ -98,6 +105,13 @@ class FakeOllama:
         if done:
             part.update(done_reason="stop", total_duration=1, eval_count=1, prompt_eval_count=1)
         return part
+
+    async def _drip(self, body: bytes, interval: float) -> AsyncIterator[bytes]:
+        # Stops dripping once reset, so a test that gave up does not leave a connection busy for long.
+        for i in range(len(body)):
+            if self.trickle:
+                await anyio.sleep(interval)
+            yield body[i : i + 1]
 
     async def _stream(self, model: str) -> AsyncIterator[bytes]:
         # Split the reply into a few chunks the way a real model streams tokens.

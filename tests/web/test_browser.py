@@ -6,10 +6,11 @@ the insights. Screenshots go to artifacts/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,7 @@ def test_the_insights_card_fills_in_from_the_fake_ollama(
     assert "Recovery is solid" in page.locator("#insight-summary").inner_text()
     assert page.locator("#insight-recommendations li").count() == 2
     assert page.locator("#insight-source").inner_text().startswith("AI")
+    assert page.locator("#insight-origin").inner_text().startswith("From a local Ollama model (llama3.2)")
     assert page.locator("#insight-notice").is_hidden()
     assert page.locator("#insight-facts dt").count() >= 5
     assert page.locator("#insight-facts-card").is_visible()
@@ -176,6 +178,16 @@ def test_the_rule_based_fallback_shows_when_ollama_is_down(server: dict[str, Any
         assert page.locator("#insight-source").inner_text() == "Rule-based"
         notice = page.locator("#insight-notice").inner_text()
         assert "ollama serve" in notice and "ollama pull" in notice
+        assert page.locator("#insight-notice code").all_inner_texts()[:2] == [
+            "ollama serve",
+            "ollama pull llama3.2",
+        ]
+        origin = page.locator("#insight-origin").inner_text()
+        assert "built-in rules" in origin and "From a local Ollama model" not in origin
+        assert "`" not in page.locator("main").inner_text()
+        summary = page.locator("#insight-summary").inner_text()
+        for rec in page.locator("#insight-recommendations li").all_inner_texts():
+            assert rec.rstrip(".") not in summary
         shot(page, "05-insights-fallback")
         assert console.errors == []
         context.close()
@@ -197,6 +209,175 @@ def test_pages_are_readable_on_a_phone(server: dict[str, Any], browser: Any) -> 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "07-phone-sleep")
     assert console.errors == []
+    context.close()
+
+
+RANGE_VIEWS = ("/recovery-view", "/sleep-view", "/cycles-view", "/workouts-view")
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# Every page a user can reach, by state: logged out, logged in, and the error pages.
+LOGGED_OUT_PAGES = ["/", "/?logged_out=1", "/dashboard", "/recovery-view?days=30", "/no-such-page"]
+LOGGED_IN_PAGES = [
+    "/dashboard",
+    *(f"{view}?days={n}" for view in RANGE_VIEWS for n in (7, 30, 90, 365)),
+    "/ai-insights-view",
+    "/ai-insights-view?wait=1",
+    "/recovery-view?days=abc",
+]
+# The rendered size of each visible axis label in CSS px: its font size times the scale of the SVG's
+# drawing (a viewBox shrinks text along with the chart on a phone).
+AXIS_LABELS = """() => [...document.querySelectorAll("svg.chart text.axis")]
+  .filter((t) => getComputedStyle(t).display !== "none")
+  .map((t) => ({
+    size: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
+    x: t.getBoundingClientRect().left + t.getBoundingClientRect().width / 2,
+    axis: t.classList.contains("y") ? "y" : "x",
+    chart: t.closest("svg.chart").getAttribute("aria-label"),
+  }))"""
+OVERFLOW = "() => [document.documentElement.scrollWidth, window.innerWidth]"
+
+
+def _labels_by_chart(page: Any) -> dict[str, list[dict[str, Any]]]:
+    charts: dict[str, list[dict[str, Any]]] = {}
+    for label in page.evaluate(AXIS_LABELS):
+        charts.setdefault(label["chart"], []).append(label)
+    return charts
+
+
+def _check_phone_page(page: Any, path: str, figures: dict[str, Any]) -> None:
+    scroll_width, inner = page.evaluate(OVERFLOW)
+    figures[path] = scroll_width
+    assert scroll_width <= inner, f"{path} is {scroll_width} px wide on a {inner} px phone"
+    charts = _labels_by_chart(page)
+    if path.split("?")[0] in RANGE_VIEWS and "abc" not in path:
+        assert charts, f"{path} shows no chart"
+    for chart, labels in charts.items():
+        smallest = min(label["size"] for label in labels)
+        assert smallest >= 11, f"{path}: axis labels of {chart!r} are {smallest:.1f} px"
+        x_labels = [label for label in labels if label["axis"] == "x"]
+        assert 1 <= len(x_labels) <= 5, f"{path}: {len(x_labels)} x labels on {chart!r}"
+
+
+def test_every_page_fits_a_phone_and_its_axis_labels_are_at_least_11px(
+    server: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    console = Console(page)
+    widths: dict[str, int] = {}
+    demo_login(page, server["url"])
+    for path in LOGGED_IN_PAGES:
+        page.goto(server["url"] + path)
+        if path == "/ai-insights-view":
+            page.wait_for_selector("#insight[data-state=done]", timeout=15_000)
+        _check_phone_page(page, path, widths)
+    page.goto(server["url"] + "/sleep-view?days=30")
+    assert page.locator("svg.chart text.axis").count() > 0
+    shot(page, "13-phone-sleep-30", full_page=False)
+    page.goto(server["url"] + "/workouts-view?days=30")
+    shot(page, "14-phone-workouts-30")
+    with page.expect_navigation():
+        page.click("button:has-text('Log out')")
+    page.wait_for_url(re.compile(r".*/\?logged_out=1$"))
+    for path in LOGGED_OUT_PAGES:
+        page.goto(server["url"] + path)
+        _check_phone_page(page, "logged out " + path, widths)
+        assert "token" not in page.locator("main").inner_text(), f"{path} shows the token file"
+    page.goto(server["url"] + "/dashboard")
+    shot(page, "15-phone-logged-out")
+    # The demo's simulated WHOOP consent page is part of the first run too.
+    page.goto(server["url"] + "/login")
+    page.wait_for_url(re.compile(r".*/_fake_whoop/oauth/oauth2/auth.*"))
+    _check_phone_page(page, "consent", widths)
+    # The error pages' own statuses are the only console lines (Chromium logs every 4xx document).
+    expected = re.compile(r"Failed to load resource: the server responded with a status of 40[014]\b")
+    assert [e for e in console.errors if not expected.match(e)] == []
+    context.close()
+
+
+def test_wide_tables_scroll_sideways_inside_their_card_on_a_phone(
+    server: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    demo_login(page, server["url"])
+    for view in ("/sleep-view", "/workouts-view", "/recovery-view", "/cycles-view"):
+        page.goto(f"{server['url']}{view}?days=30")
+        wrap = page.locator(".table-wrap").first
+        assert wrap.evaluate("(w) => getComputedStyle(w).overflowX") == "auto"
+        table_width, wrap_width = wrap.evaluate("(w) => [w.scrollWidth, w.clientWidth]")
+        if view == "/sleep-view":  # nine columns never fit 390 px: the table must scroll, the page not
+            assert table_width > wrap_width
+        if table_width > wrap_width:
+            wrap.evaluate("(w) => { w.scrollLeft = 100; }")
+            assert wrap.evaluate("(w) => w.scrollLeft") > 0
+        assert page.evaluate(OVERFLOW)[0] <= 390
+    page.goto(f"{server['url']}/sleep-view?days=30")
+    page.locator(".table-wrap").first.evaluate("(w) => { w.scrollLeft = 200; }")
+    page.locator(".table-wrap").first.scroll_into_view_if_needed()
+    shot(page, "16-phone-sleep-table-scrolled", full_page=False)
+    context.close()
+
+
+def test_axis_text_is_no_larger_than_the_chart_titles_on_a_desktop(
+    server: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    demo_login(page, server["url"])
+    for view in PAGES:
+        if view == "/dashboard":
+            continue
+        page.goto(server["url"] + view)
+        title = page.evaluate(
+            "() => parseFloat(getComputedStyle(document.querySelector('.chart-card h2')).fontSize)"
+        )
+        for chart, labels in _labels_by_chart(page).items():
+            largest = max(label["size"] for label in labels)
+            assert 11 <= largest <= title, f"{view}: {chart!r} axis text {largest:.1f} px, title {title} px"
+    page.goto(server["url"] + "/workouts-view?days=30")
+    shot(page, "17-desktop-workouts-30")
+    context.close()
+
+
+def _axis_day(label: str) -> date:
+    day, month = (int(part) for part in label.split("/"))
+    return date(2026 if month <= 11 else 2025, month, day)  # the fake's "now" is 20 Nov 2026
+
+
+def test_the_workouts_chart_has_an_evenly_spaced_date_axis(server: dict[str, Any], browser: Any) -> None:
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    demo_login(page, server["url"])
+    page.goto(server["url"] + "/workouts-view?days=30")
+    (labels,) = _labels_by_chart(page).values()
+    texts = page.eval_on_selector_all(
+        "svg.chart text.axis.x",
+        "(ts) => ts.filter((t) => getComputedStyle(t).display !== 'none').map((t) => t.textContent)",
+    )
+    xs = [label["x"] for label in labels if label["axis"] == "x"]
+    assert len(xs) == len(texts) >= 4
+    days = [_axis_day(text) for text in texts]
+    # A time axis: the distance between two labels is proportional to the days between them.
+    per_day = [
+        (b - a) / (db - da).days for (a, da), (b, db) in itertools.pairwise(zip(xs, days, strict=True))
+    ]
+    assert max(per_day) - min(per_day) < 1, f"labels {texts} at {xs}: not a time axis"
+    context.close()
+
+
+def test_the_sleep_stage_bar_is_labelled_as_a_mix_not_a_timeline(
+    server: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    demo_login(page, server["url"])
+    card = page.locator("section", has=page.locator("svg.stagebar"))
+    heading = card.locator("h2").inner_text()
+    assert "mix" in heading.lower()
+    assert not re.search(r"\d\d:\d\d", heading)  # a clock range above the bar reads as a timeline
+    assert "not their order" in card.inner_text()
+    shot(page, "18-desktop-dashboard-stage-mix")
     context.close()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.web.conftest import BASE_URL, REDIRECT_URI
+from tests.web.conftest import BASE_URL, REDIRECT_URI, post_form
 from tests.web.fake_ollama import FakeOllama
 from whoopkit.config import Settings
 from whoopkit.fake_whoop import FakeWhoop
@@ -83,7 +83,7 @@ def test_the_demo_never_overwrites_a_real_token_cache(
     with TestClient(app, base_url=BASE_URL, follow_redirects=False) as c:
         login_through_consent(c)
         assert c.get("/dashboard").status_code == 200
-        assert c.post("/logout").status_code == 303
+        assert post_form(c, "/logout").status_code == 303
     assert settings.whoop_token_cache.read_bytes() == real
 
 

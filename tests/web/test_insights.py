@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import ollama as ollama_lib
@@ -13,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.web.conftest import REDIRECT_URI, make_client
+from tests.web.conftest import REDIRECT_URI, make_client, text_of
 from tests.web.fake_ollama import DEFAULT_REPLY, FakeOllama
 from whoopkit import insights
 from whoopkit.analytics import Insights
@@ -81,7 +83,7 @@ def test_with_ollama_up_the_data_endpoint_returns_the_models_validated_insights(
     recovery = fake.data.recoveries[0]["score"]
     assert f"Recovery {recovery['recovery_score']:.0f}%" in prompt
     assert f"HRV {recovery['hrv_rmssd_milli']:.1f} ms" in prompt
-    assert "Baselines (7-day / 30-day" in prompt
+    assert "Means of the last 7 / 30 days" in prompt
     assert "Last night's sleep" in prompt
     assert "Recent workouts" in prompt
 
@@ -112,6 +114,113 @@ def test_with_ollama_down_rule_based_insights_and_how_to_enable_it_are_shown(oll
     html = ollama_down.get("/ai-insights-view?wait=1").text
     assert "Rule-based" in html
     assert "ollama serve" in html
+
+
+DAY = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
+)
+
+
+def card_text(html: str) -> str:
+    """The visible text of the insights page's main part (the layout's nav and footer left out)."""
+    main = html[html.index("<main") : html.index("</main>")]
+    return unescape(text_of(main))
+
+
+def test_with_ollama_down_the_header_does_not_say_a_model_wrote_the_rules(ollama_down: TestClient) -> None:
+    html = ollama_down.get("/ai-insights-view?wait=1").text
+    text = card_text(html)
+    assert "From a local Ollama model" not in text
+    assert "built-in rules" in text and "Rule-based" in text
+    body = ollama_down.get("/ai-insights-view/data").json()
+    assert "From a local Ollama model" not in body["origin"] and "built-in rules" in body["origin"]
+    # before the answer arrives, the header claims neither
+    waiting = card_text(ollama_down.get("/ai-insights-view").text)
+    assert "From a local Ollama model" not in waiting and "built-in rules" not in waiting
+
+
+def test_with_ollama_up_the_header_names_the_model(authed: TestClient, ollama: FakeOllama) -> None:
+    assert "From a local Ollama model (llama3.2)" in card_text(authed.get("/ai-insights-view?wait=1").text)
+    assert (
+        authed.get("/ai-insights-view/data")
+        .json()["origin"]
+        .startswith("From a local Ollama model (llama3.2)")
+    )
+
+
+def test_the_recommendations_never_repeat_the_summary(ollama_down: TestClient) -> None:
+    insight = ollama_down.get("/ai-insights-view/data").json()["insights"]
+    assert insight["recommendations"]
+    for rec in insight["recommendations"]:
+        assert rec.rstrip(".") not in insight["summary"], rec
+
+
+def test_a_model_that_repeats_its_summary_as_a_recommendation_is_not_shown_twice(
+    authed: TestClient, ollama: FakeOllama
+) -> None:
+    ollama.reply = json.dumps(
+        {
+            "summary": "Recovery is 59%. Keep today's strain moderate.",
+            "recommendations": ["Keep today's strain moderate.", "Go to bed by 22:30."],
+            "flags": [],
+        }
+    )
+    body = authed.get("/ai-insights-view/data").json()
+    assert body["source"] == "ollama"
+    assert body["insights"]["recommendations"] == ["Go to bed by 22:30."]
+
+
+def test_the_insights_page_shows_no_literal_backticks(ollama_down: TestClient) -> None:
+    html = ollama_down.get("/ai-insights-view?wait=1").text
+    assert "`" not in card_text(html)
+    assert "<code>ollama serve</code>" in html and "<code>ollama pull llama3.2</code>" in html
+    body = ollama_down.get("/ai-insights-view/data").json()
+    assert "`" not in body["notice"]
+    assert {"text": "ollama serve", "code": True} in body["notice_parts"]
+
+
+def test_markdown_marks_in_the_models_answer_are_dropped(authed: TestClient, ollama: FakeOllama) -> None:
+    ollama.reply = json.dumps(
+        {
+            "summary": "Your **recovery** is `59%`.",
+            "recommendations": ["Run `easy` today."],
+            "flags": [{"level": "info", "message": "HRV is **stable**."}],
+        }
+    )
+    insight = authed.get("/ai-insights-view/data").json()["insights"]
+    assert insight["summary"] == "Your recovery is 59%."
+    assert insight["recommendations"] == ["Run easy today."]
+    assert insight["flags"][0]["message"] == "HRV is stable."
+
+
+def test_the_insights_write_dates_and_durations_as_the_other_pages_do(ollama_down: TestClient) -> None:
+    body = ollama_down.get("/ai-insights-view/data").json()
+    summary = body["insights"]["summary"]
+    assert DAY.match(summary), summary  # "Fri 20 Nov", as the dashboard and tables write a day
+    assert re.search(r"\b\d{1,2} h \d\d min of sleep\b", summary), summary  # "7 h 55 min", not "7.9 h"
+    text = card_text(ollama_down.get("/ai-insights-view?wait=1").text)
+    assert not re.search(r"\d{4}-\d\d-\d\d", text), text
+    assert not re.search(r"\d\.\d h\b", text), text
+    facts = dict(body["facts"])
+    assert re.fullmatch(r"\d{1,2} h \d\d min", facts["Sleep"])
+
+
+def test_the_insights_explain_training_load_without_jargon(ollama_down: TestClient) -> None:
+    text = card_text(ollama_down.get("/ai-insights-view?wait=1").text)
+    assert "Training load is steady" in text  # the demo's load is steady, so the flag is there to read
+    assert "acute" not in text.lower() and "chronic" not in text.lower()
+    assert "4-week average" in text
+
+
+def test_the_prompt_asks_for_plain_words_and_the_pages_formats(
+    authed: TestClient, ollama: FakeOllama
+) -> None:
+    authed.get("/ai-insights-view/data")
+    (request,) = ollama.requests
+    system, prompt = request["messages"][0]["content"], request["messages"][-1]["content"]
+    assert "acute:chronic strain ratio" not in prompt
+    assert "Tue 1 Dec" in system and "6 h 43 min" in system and "no Markdown or backticks" in system
+    assert DAY.match(prompt.removeprefix("Today ("))
 
 
 def test_a_missing_model_says_to_pull_it(authed: TestClient, ollama: FakeOllama) -> None:

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.web.conftest import BASE_URL, REDIRECT_URI, make_client
+from tests.web.conftest import BASE_URL, REDIRECT_URI, make_client, post_form
 from whoopkit.config import OAUTH_SCOPES, Settings
 from whoopkit.fake_whoop import FakeWhoop
 from whoopkit.tokens import Token, TokenStore
@@ -228,7 +228,7 @@ def test_an_unknown_code_is_a_400_page(client: TestClient, consenting: FakeWhoop
 def test_logout_revokes_access_and_removes_the_token_cache(
     authed: TestClient, fake: FakeWhoop, web_settings: Settings
 ) -> None:
-    response = authed.post("/logout")
+    response = post_form(authed, "/logout")
     assert response.status_code == 303
     assert response.headers["location"] == "/?logged_out=1"
     assert not web_settings.whoop_token_cache.exists()
@@ -240,7 +240,7 @@ def test_logout_still_removes_the_cache_when_whoop_is_down(
     authed: TestClient, fake: FakeWhoop, web_settings: Settings
 ) -> None:
     fake.faults.fail_next(503, count=20)
-    assert authed.post("/logout").status_code == 303
+    assert post_form(authed, "/logout").status_code == 303
     assert not web_settings.whoop_token_cache.exists()
 
 

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
-from tests.web.conftest import BASE_URL, REDIRECT_URI
+from tests.web.conftest import BASE_URL, REDIRECT_URI, post_form
 from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import ConfigError
 from whoopkit.fake_whoop import FakeWhoop
@@ -90,7 +90,7 @@ def test_no_token_or_secret_appears_in_pages_or_logs(
     token = TokenStore(web_settings.whoop_token_cache).load()
     caplog.set_level(logging.DEBUG)
     bodies = [authed.get(p).text for p in ["/dashboard", "/recovery-view", "/healthz", "/ai-insights-view"]]
-    authed.post("/logout")
+    post_form(authed, "/logout")
     secrets = [token.access_token, token.refresh_token or "", web_settings.client_secret]
     for secret in secrets:
         assert secret

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import Clock, make_client, text_of
+from tests.web.conftest import Clock, make_client, post_form, text_of
 from whoopkit.config import Settings
 from whoopkit.fake_whoop import FakeWhoop
 from whoopkit.tokens import Token, TokenStore
@@ -235,7 +235,7 @@ def test_logout_keeps_the_local_history_by_default(
     assert 'name="delete_data"' in app_client.get("/dashboard").text
     kept = stored_rows(app_client)
     assert kept > 0
-    response = app_client.post("/logout")
+    response = post_form(app_client, "/logout")
     assert response.status_code == 303
     assert response.headers["location"] == "/?logged_out=1"
     assert not web_settings.whoop_token_cache.exists()
@@ -249,7 +249,7 @@ def test_logout_with_delete_data_ticked_deletes_the_local_history(
 ) -> None:
     assert app_client.get("/dashboard").status_code == 200
     assert stored_rows(app_client) > 0
-    response = app_client.post("/logout", data={"delete_data": value})
+    response = post_form(app_client, "/logout", {"delete_data": value})
     assert response.status_code == 303
     assert not web_settings.whoop_token_cache.exists()
     assert stored_rows(app_client) == 0
@@ -259,13 +259,13 @@ def test_logout_with_delete_data_ticked_deletes_the_local_history(
 def test_an_unticked_delete_data_value_keeps_the_history(app_client: TestClient) -> None:
     assert app_client.get("/dashboard").status_code == 200
     kept = stored_rows(app_client)
-    assert app_client.post("/logout", data={"delete_data": ""}).status_code == 303
+    assert post_form(app_client, "/logout", {"delete_data": ""}).status_code == 303
     assert stored_rows(app_client) == kept
 
 
 def test_after_logout_with_history_kept_pages_ask_for_a_login(app_client: TestClient) -> None:
     assert app_client.get("/recovery-view?days=30").status_code == 200
-    app_client.post("/logout")
+    post_form(app_client, "/logout")
     response = app_client.get("/recovery-view?days=30")
     assert response.status_code == 401
     assert 'class="banner warn"' in response.text

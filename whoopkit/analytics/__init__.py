@@ -16,16 +16,22 @@ so the cycle starting at 23:30 on Monday is Tuesday's row (its recovery and "las
 Tuesday's, like the WHOOP app). Workouts have no ``cycle_id`` and join the cycle whose span contains them.
 
 Modules, each importing only those listed before it: ``units``, ``zones``, ``dates``, ``summaries``
-(one record), ``days`` (day rows), ``trends`` (metrics, series, trends), ``comparison`` (two periods),
-``weekly`` (weekly report), ``baseline``, ``readiness`` (training readiness) and ``rule_based``
-(rule-based insights). Import the names from this package; the split is an implementation detail.
+(one record), ``days`` (day rows), ``trends`` (metrics, series, trends), ``window`` (the numbers of
+"the last N days"), ``comparison`` (two periods), ``weekly`` (weekly report), ``baseline``,
+``readiness`` (training readiness) and ``rule_based`` (rule-based insights). Import the names from this
+package; the split is an implementation detail.
+
+Defined once, used by every face: "the last N days" (``day_window``: the N WHOOP days ending the
+user's today), the day counts, recovery-zone counts and averages of such a window (``window_stats``;
+the average strain leaves out the open cycle), and the personal baseline (``baseline_mean``: the mean
+of the 30 days before the day compared).
 """
 
 from __future__ import annotations
 
 from whoopkit.analytics.baseline import Baselines, baselines
 from whoopkit.analytics.comparison import MetricComparison, PeriodComparison, compare_periods
-from whoopkit.analytics.dates import local_date, local_end, recovery_date, whoop_day
+from whoopkit.analytics.dates import day_window, local_date, local_end, recovery_date, whoop_day
 from whoopkit.analytics.days import DaySummary, build_days
 from whoopkit.analytics.readiness import Readiness, training_readiness
 from whoopkit.analytics.rule_based import INSIGHTS_JSON_SCHEMA, Flag, Insights, rule_based_insights
@@ -40,21 +46,25 @@ from whoopkit.analytics.summaries import (
     summarize_workout,
 )
 from whoopkit.analytics.trends import (
+    BASELINE_DAYS,
     METRICS,
     MetricSpec,
     MetricTrend,
     Outlier,
     TrendPoint,
     TrendReport,
+    baseline_mean,
     compute_trends,
     metric_series,
     metric_trend,
 )
 from whoopkit.analytics.units import KJ_PER_KCAL, kj_to_kcal, meters_to_km, ms_to_hours, ms_to_minutes
 from whoopkit.analytics.weekly import DayValue, SportTotal, WeeklyReport, weekly_report
+from whoopkit.analytics.window import WindowStats, window_rows, window_stats
 from whoopkit.analytics.zones import recovery_zone, strain_level
 
 __all__ = [
+    "BASELINE_DAYS",
     "INSIGHTS_JSON_SCHEMA",
     "KJ_PER_KCAL",
     "METRICS",
@@ -76,11 +86,14 @@ __all__ = [
     "TrendPoint",
     "TrendReport",
     "WeeklyReport",
+    "WindowStats",
     "WorkoutSummary",
+    "baseline_mean",
     "baselines",
     "build_days",
     "compare_periods",
     "compute_trends",
+    "day_window",
     "kj_to_kcal",
     "local_date",
     "local_end",
@@ -100,4 +113,6 @@ __all__ = [
     "training_readiness",
     "weekly_report",
     "whoop_day",
+    "window_rows",
+    "window_stats",
 ]

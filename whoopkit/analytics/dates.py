@@ -1,4 +1,4 @@
-"""Which day a record belongs to: its local calendar date, its local end, and its WHOOP day."""
+"""Which day a record belongs to (its local date, local end, WHOOP day), and what "the last N days" are."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def recovery_date(recovery: Recovery, cycles: Mapping[int, Cycle] | Iterable[Cyc
     by_id = cycles if isinstance(cycles, Mapping) else {c.id: c for c in cycles}
     cycle = by_id.get(recovery.cycle_id)
     return None if cycle is None else whoop_day(cycle)
+
+
+def day_window(end: dt.date, days: int) -> tuple[dt.date, dt.date]:
+    """The last ``days`` days ending ``end``: ``end - (days - 1)``..``end``, both ends included.
+
+    Every face asks for its windows through this (with ``end`` the user's today), so a 7-day page and a
+    7-day tool cover the same seven WHOOP days.
+
+    Raises:
+        ValueError: if ``days`` < 1.
+    """
+    if days < 1:
+        raise ValueError("a window has at least one day")
+    return end - dt.timedelta(days=days - 1), end

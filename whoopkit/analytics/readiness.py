@@ -45,11 +45,13 @@ class Readiness(BaseModel):
     target_strain_max: float
     strain_so_far: float | None = Field(None, description="today's day strain when the cycle is open")
     hrv_ms: float | None = None
+    hrv_baseline_ms: float | None = Field(None, description="mean HRV of the 30 days before this day")
     hrv_vs_7d_pct: float | None = None
-    hrv_vs_30d_pct: float | None = None
+    hrv_vs_30d_pct: float | None = Field(None, description="HRV as a percentage of hrv_baseline_ms")
     resting_hr_bpm: float | None = None
+    resting_hr_baseline_bpm: float | None = Field(None, description="mean of the 30 days before this day")
     rhr_vs_7d_bpm: float | None = None
-    rhr_vs_30d_bpm: float | None = None
+    rhr_vs_30d_bpm: float | None = Field(None, description="resting HR minus resting_hr_baseline_bpm")
     sleep_hours: float | None = None
     sleep_need_hours: float | None = None
     sleep_vs_need_pct: float | None = None
@@ -78,8 +80,7 @@ def training_readiness(
     b = baselines
     if b is None:
         b = baselines_from_trends(trends, today.date) if trends is not None else Baselines()
-    hrv_ref = b.hrv_ms_30d if b.hrv_ms_30d is not None else b.hrv_ms_7d
-    rhr_ref = b.resting_hr_bpm_30d if b.resting_hr_bpm_30d is not None else b.resting_hr_bpm_7d
+    hrv_ref, rhr_ref = b.hrv_baseline_ms, b.resting_hr_baseline_bpm
     r = Readiness(
         date=today.date,
         recovery_state=today.recovery_state,
@@ -91,11 +92,13 @@ def training_readiness(
         target_strain_max=14.0,
         strain_so_far=today.strain if today.cycle_open else None,
         hrv_ms=today.hrv_ms,
+        hrv_baseline_ms=hrv_ref,
         hrv_vs_7d_pct=_pct_of(today.hrv_ms, b.hrv_ms_7d),
-        hrv_vs_30d_pct=_pct_of(today.hrv_ms, b.hrv_ms_30d),
+        hrv_vs_30d_pct=_pct_of(today.hrv_ms, hrv_ref),
         resting_hr_bpm=today.resting_hr_bpm,
+        resting_hr_baseline_bpm=rhr_ref,
         rhr_vs_7d_bpm=_diff(today.resting_hr_bpm, b.resting_hr_bpm_7d),
-        rhr_vs_30d_bpm=_diff(today.resting_hr_bpm, b.resting_hr_bpm_30d),
+        rhr_vs_30d_bpm=_diff(today.resting_hr_bpm, rhr_ref),
         sleep_hours=today.sleep_hours,
         sleep_need_hours=today.sleep_need_hours,
         sleep_vs_need_pct=_pct_of(today.sleep_hours, today.sleep_need_hours),

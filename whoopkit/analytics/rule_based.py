@@ -19,10 +19,10 @@ from whoopkit.analytics.readiness import (
     SLEEP_DEBT_HOURS,
     SPO2_ALERT_PCT,
     SPO2_LOW_PCT,
-    Readiness,
     training_readiness,
 )
 from whoopkit.analytics.trends import METRICS, TrendReport, format_value
+from whoopkit.analytics.units import day_text, hours_text
 from whoopkit.analytics.zones import State
 
 
@@ -87,8 +87,8 @@ def rule_based_insights(
     if today.calibrating:
         flag("info", "WHOOP is still calibrating to you; scores settle after the first weeks.")
 
-    # A new user has no 30-day baseline yet; a week of data is still better than no comparison.
-    hrv_ref = b.hrv_ms_30d if b.hrv_ms_30d is not None else b.hrv_ms_7d
+    # The baseline is the mean of whatever the 30 days before hold, so a new user's first week counts.
+    hrv_ref = b.hrv_baseline_ms
     if today.hrv_ms is not None and hrv_ref:
         ratio = today.hrv_ms / hrv_ref
         if ratio < HRV_LOW_RATIO:
@@ -105,7 +105,7 @@ def rule_based_insights(
             flag(
                 "info", f"HRV {today.hrv_ms:.1f} ms is {ratio - 1:.1%} above your baseline {hrv_ref:.1f} ms."
             )
-    rhr_ref = b.resting_hr_bpm_30d if b.resting_hr_bpm_30d is not None else b.resting_hr_bpm_7d
+    rhr_ref = b.resting_hr_baseline_bpm
     if today.resting_hr_bpm is not None and rhr_ref is not None:
         delta = today.resting_hr_bpm - rhr_ref
         if delta > RHR_HIGH_DELTA_BPM:
@@ -126,54 +126,60 @@ def rule_based_insights(
         if today.sleep_hours < SHORT_SLEEP_HOURS:
             flag(
                 "warning",
-                f"Only {today.sleep_hours:.1f} h of sleep last night (under {SHORT_SLEEP_HOURS} h).",
+                f"Only {hours_text(today.sleep_hours)} of sleep last night "
+                f"(under {hours_text(SHORT_SLEEP_HOURS)}).",
             )
-            target = f"{need:.1f} h" if need else "7.5–9 h"
+            target = hours_text(need) if need else "7 h 30 min to 9 h"
             recs.append(f"Aim for {target} of sleep tonight: start winding down 30 minutes earlier.")
         elif need and today.sleep_hours >= 0.95 * need:
             flag(
                 "info",
-                f"Slept {today.sleep_hours:.1f} h, {today.sleep_hours / need:.0%} of your {need:.1f} h need.",
+                f"Slept {hours_text(today.sleep_hours)}, {today.sleep_hours / need:.0%} of the "
+                f"{hours_text(need)} you needed.",
             )
     if today.sleep_debt_hours is not None and today.sleep_debt_hours >= SLEEP_DEBT_HOURS:
-        flag("warning", f"Sleep debt of {today.sleep_debt_hours:.1f} h is adding to tonight's sleep need.")
-        recs.append(
-            f"Pay back the {today.sleep_debt_hours:.1f} h sleep debt with an earlier night or a short nap."
-        )
+        debt = hours_text(today.sleep_debt_hours)
+        flag("warning", f"Sleep debt of {debt} is adding to tonight's sleep need.")
+        recs.append(f"Pay back the {debt} of sleep debt with an earlier night or a short nap.")
 
     acwr = b.acute_chronic_ratio
     if acwr is not None and acwr > ACWR_HIGH:
         flag(
             "warning",
-            f"Acute:chronic strain ratio is {acwr:.2f} (7-day avg {b.strain_7d:.1f} vs 28-day avg "
-            f"{b.strain_28d:.1f}); injury risk rises above {ACWR_HIGH}.",
+            f"Your training load is rising fast: your day strain averaged {b.strain_7d:.1f} over the last "
+            f"7 days, {acwr:.2f} times your 4-week average of {b.strain_28d:.1f}; injury risk rises once "
+            f"a week's load passes {ACWR_HIGH} times the month's.",
         )
         recs.append("Load is ramping fast: hold or lower strain for a few days before building again.")
     elif acwr is not None and ACWR_LOW <= acwr <= 1.3:
-        flag("info", f"Training load is steady (acute:chronic strain ratio {acwr:.2f}).")
+        flag(
+            "info",
+            f"Training load is steady: your day strain averaged {b.strain_7d:.1f} over the last 7 days, "
+            f"close to your 4-week average of {b.strain_28d:.1f}.",
+        )
 
     # health monitor
     if today.spo2_pct is not None and today.spo2_pct < SPO2_LOW_PCT:
         level: Literal["warning", "alert"] = "alert" if today.spo2_pct < SPO2_ALERT_PCT else "warning"
         flag(level, f"Blood oxygen {today.spo2_pct:.1f}% overnight is below {SPO2_LOW_PCT:.0f}%.")
         recs.append("Low SpO2: check the strap fit; if it repeats or you feel unwell, talk to a doctor.")
-    if today.skin_temp_c is not None and b.skin_temp_c_30d is not None:
-        dtemp = today.skin_temp_c - b.skin_temp_c_30d
+    if today.skin_temp_c is not None and b.skin_temp_baseline_c is not None:
+        dtemp = today.skin_temp_c - b.skin_temp_baseline_c
         if abs(dtemp) > SKIN_TEMP_DELTA_C:
             illness_signs += dtemp > 0
             flag(
                 "warning",
                 f"Skin temperature {today.skin_temp_c:.1f} °C is {dtemp:+.1f} °C from your baseline "
-                f"{b.skin_temp_c_30d:.1f} °C.",
+                f"{b.skin_temp_baseline_c:.1f} °C.",
             )
-    if today.respiratory_rate_per_min is not None and b.respiratory_rate_per_min_30d is not None:
-        dresp = today.respiratory_rate_per_min - b.respiratory_rate_per_min_30d
+    if today.respiratory_rate_per_min is not None and b.respiratory_rate_baseline_per_min is not None:
+        dresp = today.respiratory_rate_per_min - b.respiratory_rate_baseline_per_min
         if dresp >= RESP_RATE_DELTA:
             illness_signs += 1
             flag(
                 "warning",
                 f"Respiratory rate {today.respiratory_rate_per_min:.1f}/min is {dresp:+.1f} above your "
-                f"baseline {b.respiratory_rate_per_min_30d:.1f}/min.",
+                f"baseline {b.respiratory_rate_baseline_per_min:.1f}/min.",
             )
     if illness_signs >= 2:
         recs.insert(
@@ -198,11 +204,12 @@ def rule_based_insights(
 
     recs.insert(0 if illness_signs < 2 else 1, ready.recommendation)
     flags.sort(key=lambda f: _LEVEL_ORDER[f.level])  # stable: keeps rule order within a level
-    summary = _insights_summary(today, ready, hrv_ref, flags)
+    summary = _insights_summary(today, hrv_ref, flags)
     return Insights(summary=summary, recommendations=recs, flags=flags)
 
 
-def _insights_summary(today: DaySummary, ready: Readiness, hrv_ref: float | None, flags: list[Flag]) -> str:
+def _insights_summary(today: DaySummary, hrv_ref: float | None, flags: list[Flag]) -> str:
+    # Today's state only: what to do is the recommendations' job, so the page never says it twice.
     parts: list[str] = []
     if today.recovery_pct is not None:
         parts.append(f"recovery {today.recovery_pct:.0f}% ({today.recovery_zone})")
@@ -212,12 +219,9 @@ def _insights_summary(today: DaySummary, ready: Readiness, hrv_ref: float | None
     if today.resting_hr_bpm is not None:
         parts.append(f"resting HR {today.resting_hr_bpm:.0f} bpm")
     if today.sleep_hours is not None:
-        parts.append(f"{today.sleep_hours:.1f} h of sleep")
-    head = (
-        f"{today.weekday} {today.date}: " + ", ".join(parts) + "."
-        if parts
-        else f"{today.weekday} {today.date}: no scored recovery or sleep yet."
-    )
+        parts.append(f"{hours_text(today.sleep_hours)} of sleep")
+    day = day_text(today.date)
+    head = f"{day}: " + ", ".join(parts) + "." if parts else f"{day}: no scored recovery or sleep yet."
     concerns = sum(f.level != "info" for f in flags)
     tail = f" {concerns} thing{'s' if concerns != 1 else ''} to watch." if concerns else " Nothing worrying."
-    return f"{head} {ready.recommendation}{tail}"
+    return f"{head}{tail}"

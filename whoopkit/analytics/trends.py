@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from whoopkit.analytics.dates import day_window
 from whoopkit.analytics.days import DaySummary
 from whoopkit.analytics.zones import Direction, Polarity
 
@@ -129,7 +130,7 @@ class MetricTrend(BaseModel):
     std: float | None = Field(None, description="sample standard deviation over the window")
     latest: float | None = None
     latest_date: dt.date | None = None
-    baseline: float | None = Field(None, description="personal baseline: median of history or window")
+    baseline: float | None = Field(None, description="mean of the 30 days before latest_date")
     baseline_source: Literal["window", "history"] | None = None
     latest_vs_baseline_pct: float | None = None
     slope_per_week: float | None = Field(None, description="least-squares slope on day index, times 7")
@@ -141,6 +142,8 @@ class MetricTrend(BaseModel):
 
 
 MIN_TREND_POINTS = 3
+# The personal baseline is the mean of this many days before the day it is compared with.
+BASELINE_DAYS = 30
 _T_SIGNIFICANT = 2.0
 OUTLIER_Z = 2.0
 
@@ -150,6 +153,17 @@ def metric_series(days: Iterable[DaySummary], metric: MetricName) -> list[TrendP
     extract = METRICS[metric].extract
     points = {d.date: v for d in days if (v := extract(d)) is not None}
     return [TrendPoint(date=k, value=points[k]) for k in sorted(points)]
+
+
+def baseline_mean(points: Iterable[TrendPoint], as_of: dt.date, decimals: int) -> float | None:
+    """The personal baseline as of ``as_of``: the mean of the ``BASELINE_DAYS`` days before it.
+
+    ``as_of`` itself is left out, so a day is compared with its own past. This is the one baseline
+    every face shows (the trends' ``baseline``, readiness, insights); None when those days have no value.
+    """
+    start = as_of - dt.timedelta(days=BASELINE_DAYS)
+    values = [p.value for p in points if start <= p.date < as_of]
+    return round(statistics.fmean(values), decimals) if values else None
 
 
 def _fit(points: Sequence[TrendPoint]) -> tuple[float, float] | None:
@@ -199,8 +213,14 @@ def metric_trend(
     d = spec.decimals
     values = [p.value for p in pts]
     ref = [p.value for p in history] if history is not None and len(history) > len(pts) else values
-    baseline = statistics.median(ref)
     latest = pts[-1]
+    known = history if history is not None and len(history) > len(pts) else pts
+    baseline = baseline_mean(known, latest.date, d)
+    since = latest.date - dt.timedelta(days=BASELINE_DAYS)
+    baseline_source: Literal["window", "history"] | None = None
+    if baseline is not None:
+        before_window = any(since <= p.date < pts[0].date for p in known)
+        baseline_source = "history" if before_window else "window"
     base.update(
         mean=round(statistics.fmean(values), d),
         median=round(statistics.median(values), d),
@@ -209,8 +229,8 @@ def metric_trend(
         std=round(statistics.stdev(values), d + 1) if len(values) >= 2 else None,
         latest=round(latest.value, d),
         latest_date=latest.date,
-        baseline=round(baseline, d),
-        baseline_source="history" if ref is not values else "window",
+        baseline=baseline,
+        baseline_source=baseline_source,
         latest_vs_baseline_pct=round(100 * latest.value / baseline, 1) if baseline else None,
     )
     outliers: list[Outlier] = []
@@ -306,7 +326,8 @@ _TREND_FIELDS: dict[str, MetricName] = {
 
 
 def days_in_window(days: Iterable[DaySummary], end: dt.date, n_days: int) -> list[DaySummary]:
-    start = end - dt.timedelta(days=n_days - 1)
+    """The day rows of the last ``n_days`` days ending ``end`` (``dates.day_window``)."""
+    start, end = day_window(end, n_days)
     return [d for d in days if start <= d.date <= end]
 
 
@@ -335,7 +356,7 @@ def compute_trends(
     highlights = [t.summary for t in fields.values() if t.direction not in ("stable", "insufficient data")]
     return TrendReport(
         window_days=window_days,
-        start_date=end - dt.timedelta(days=window_days - 1) if end is not None else None,
+        start_date=day_window(end, window_days)[0] if end is not None else None,
         end_date=end,
         days_in_window=len(window),
         highlights=highlights,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 from collections.abc import Sequence
 
@@ -33,6 +34,22 @@ def meters_to_km(meters: float, ndigits: int = 2) -> float:
 def round_or_none(value: float | None, ndigits: int = 1) -> float | None:
     """``value`` rounded to ``ndigits``, or None when there is no value."""
     return None if value is None else round(value, ndigits)
+
+
+def duration_text(ms: float) -> str:
+    """A duration as every face writes it: ``27_000_000`` → ``7 h 30 min``, under an hour ``59 min``."""
+    hours, minutes = divmod(round(ms / MS_PER_MINUTE), 60)
+    return f"{minutes} min" if hours == 0 else f"{hours} h {minutes:02d} min"
+
+
+def hours_text(hours: float) -> str:
+    """Hours as a duration: ``7.9`` → ``7 h 54 min``."""
+    return duration_text(hours * MS_PER_HOUR)
+
+
+def day_text(day: dt.date) -> str:
+    """A day as every face writes it: ``Tue 1 Dec``."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def mean_or_none(values: Sequence[float], nd: int) -> float | None:

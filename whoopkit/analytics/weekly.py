@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -14,6 +14,8 @@ from whoopkit.analytics.days import WEEKDAYS, DaySummary
 from whoopkit.analytics.summaries import WorkoutSummary
 from whoopkit.analytics.trends import days_in_window
 from whoopkit.analytics.units import mean_or_none
+from whoopkit.analytics.window import window_stats
+from whoopkit.text import one_line
 
 
 class DayValue(BaseModel):
@@ -48,7 +50,7 @@ class WeeklyReport(BaseModel):
     best_recovery: DayValue | None = None
     worst_recovery: DayValue | None = None
     total_strain: float | None = Field(None, description="sum of day strain (today's so far included)")
-    avg_strain: float | None = None
+    avg_strain: float | None = Field(None, description="mean day strain of the completed days")
     max_strain: DayValue | None = None
     total_energy_kcal: int | None = None
     nights_scored: int = 0
@@ -78,15 +80,21 @@ def weekly_report(days: Sequence[DaySummary], week_end: dt.date | None = None) -
         week_end = max((d.date for d in days), default=dt.date(1970, 1, 7))
     week = sorted(days_in_window(days, week_end, 7), key=lambda d: d.date)
     prev = days_in_window(days, week_end - dt.timedelta(days=7), 7)
+    stats = window_stats(week, week_end, 7)
     rep = WeeklyReport(
-        week_start=week_end - dt.timedelta(days=6), week_end=week_end, days_with_data=len(week)
+        week_start=stats.start,
+        week_end=week_end,
+        days_with_data=stats.days_with_data,
+        avg_recovery_pct=stats.avg_recovery_pct,
+        avg_hrv_ms=stats.avg_hrv_ms,
+        avg_resting_hr_bpm=stats.avg_resting_hr_bpm,
+        green_days=stats.green_days,
+        yellow_days=stats.yellow_days,
+        red_days=stats.red_days,
+        avg_strain=stats.avg_strain,
+        avg_sleep_hours=stats.avg_sleep_hours,
     )
     recs = [(d.date, d.recovery_pct) for d in week if d.recovery_pct is not None]
-    rep.avg_recovery_pct = mean_or_none([v for _, v in recs], 1)
-    rep.avg_hrv_ms = mean_or_none([d.hrv_ms for d in week if d.hrv_ms is not None], 1)
-    rep.avg_resting_hr_bpm = mean_or_none([d.resting_hr_bpm for d in week if d.resting_hr_bpm is not None], 1)
-    zones = Counter(d.recovery_zone for d in week if d.recovery_zone)
-    rep.green_days, rep.yellow_days, rep.red_days = zones["green"], zones["yellow"], zones["red"]
     if recs:
         best = max(recs, key=lambda r: r[1])
         worst = min(recs, key=lambda r: r[1])
@@ -95,7 +103,6 @@ def weekly_report(days: Sequence[DaySummary], week_end: dt.date | None = None) -
     strains = [(d.date, d.strain) for d in week if d.strain is not None]
     if strains:
         rep.total_strain = round(sum(v for _, v in strains), 1)
-        rep.avg_strain = round(rep.total_strain / len(strains), 1)
         top = max(strains, key=lambda s: s[1])
         rep.max_strain = DayValue(date=top[0], value=top[1])
     kcals = [d.energy_kcal for d in week if d.energy_kcal is not None]
@@ -105,7 +112,6 @@ def weekly_report(days: Sequence[DaySummary], week_end: dt.date | None = None) -
     if nights:
         hours = [d.sleep_hours for d in nights if d.sleep_hours is not None]
         rep.total_sleep_hours = round(sum(hours), 2)
-        rep.avg_sleep_hours = mean_or_none(hours, 2)
         rep.nights_under_7h = sum(h < 7 for h in hours)
     rep.avg_sleep_performance_pct = mean_or_none(
         [d.sleep_performance_pct for d in week if d.sleep_performance_pct is not None], 1
@@ -178,9 +184,9 @@ def _weekly_highlights(rep: WeeklyReport) -> list[str]:
         out.append(f"Bedtimes varied by ±{rep.bedtime_spread_minutes:.0f} minutes.")
     if rep.total_strain is not None and rep.avg_strain is not None:
         top = f", peak {rep.max_strain.value:.1f} on {rep.max_strain.date}" if rep.max_strain else ""
-        out.append(f"Total strain {rep.total_strain:.1f} (avg {rep.avg_strain:.1f} a day{top}).")
+        out.append(f"Total strain {rep.total_strain:.1f} (avg {rep.avg_strain:.1f} a completed day{top}).")
     if rep.workouts_total:
-        sports = ", ".join(f"{s.count} {s.sport}" for s in rep.workouts_by_sport)
+        sports = ", ".join(f"{s.count} {one_line(s.sport)}" for s in rep.workouts_by_sport)
         out.append(
             f"{rep.workouts_total} workouts ({sports}), {rep.workout_minutes_total / 60:.1f} h in total."
         )

@@ -12,22 +12,30 @@ Deliberate choices where WHOOP's behaviour is unspecified (each is also noted at
   the control endpoints keep answering so a test can bring WHOOP back.
 - Once a record was re-scored or deleted, the dataset is never regenerated (see ``data``), so the
   change cannot silently revert.
+- With ``token_secret`` the tokens are HMAC-signed, and a token this fake did not issue is accepted
+  when its signature checks out: two processes that each embed a fake (the demo's web app and MCP
+  server) then share one login. Each fake still keeps its own rotation bookkeeping, so a refresh
+  token it rotated (or a grant it revoked) stays rejected here; one it never saw cannot be known
+  to be rotated elsewhere and is accepted once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import logging
 import math
 import random
 import re
 import secrets
+import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -35,7 +43,13 @@ from urllib.parse import parse_qs, quote, unquote, unquote_plus, urlencode, urls
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
@@ -79,11 +93,20 @@ class _Failure:
 
 
 class Faults:
-    """Fault injection: added latency, a random error rate, and queued failures."""
+    """Fault injection: added latency, a trickled body, a random error rate, and queued failures."""
 
     def __init__(self, seed: int = 7) -> None:
         self.latency: float = 0.0
         self.error_rate: float = 0.0
+        # Seconds between the bytes of an API response body (0 = off): a server that trickles its answer,
+        # which a per-read client timeout never catches.
+        self.trickle: float = 0.0
+        # Refresh grants still to hold back: the fake rotates the token, sets rotation_held, then keeps
+        # the answer until the client goes away (or hold_timeout passes), so a test can kill -9 the
+        # refreshing process in the worst moment.
+        self.hold_after_rotation: int = 0
+        self.hold_timeout: float = 60.0
+        self.rotation_held = threading.Event()
         self._rng = random.Random(seed)
         self._queued: dict[Target, deque[_Failure]] = {"api": deque(), "token": deque()}
 
@@ -110,6 +133,9 @@ class Faults:
         """Remove every fault: no latency, no random errors, nothing queued."""
         self.latency = 0.0
         self.error_rate = 0.0
+        self.trickle = 0.0
+        self.hold_after_rotation = 0
+        self.rotation_held.clear()
         for queue in self._queued.values():
             queue.clear()
 
@@ -127,6 +153,7 @@ class Faults:
         return {
             "latency_ms": round(self.latency * 1000, 3),
             "error_rate": self.error_rate,
+            "trickle_ms": round(self.trickle * 1000, 3),
             "pending_api_failures": len(self._queued["api"]),
             "pending_token_failures": len(self._queued["token"]),
         }
@@ -149,6 +176,7 @@ class Stats:
     unavailable: int = 0  # requests answered 503 because the fake was down
     rescored: int = 0  # records changed by rescore / score_pending
     deleted: int = 0  # records removed by delete_record (cascades included)
+    held_rotations: int = 0  # refresh answers held back after rotating (Faults.hold_after_rotation)
 
     def reset(self) -> None:
         """Zero every counter."""
@@ -172,6 +200,7 @@ class Stats:
             "unavailable": self.unavailable,
             "rescored": self.rescored,
             "deleted": self.deleted,
+            "held_rotations": self.held_rotations,
         }
 
 
@@ -182,6 +211,7 @@ class _Grant:
     revoked: bool = False
     access_tokens: list[_AccessToken] = field(default_factory=list)
     refresh_tokens: list[_RefreshToken] = field(default_factory=list)
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
 
 @dataclass
@@ -261,6 +291,17 @@ class _RateLimiter:
         return allowed, headers, retry_after
 
 
+class _RecordsResponse(JSONResponse):
+    """JSON of records; non-finite numbers go out as ``Infinity`` or ``NaN`` (only ``corrupt`` adds any)."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: send it as the \ud800 escape WHOOP would
+            return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
@@ -332,7 +373,8 @@ class FakeWhoop:
 
     Mount it anywhere (``Mount("/_fake_whoop", app=fake)``) or serve it with uvicorn; paths are
     ``/oauth/oauth2/{auth,token}``, ``/developer/v2/...``, ``/developer/v1/activity-mapping/{id}`` and
-    the control endpoints ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,down}``.
+    the control endpoints
+    ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}``.
     """
 
     def __init__(
@@ -350,6 +392,8 @@ class FakeWhoop:
         redirect_uris: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         control_endpoints: bool = True,
+        token_secret: str | None = None,
+        data_step: float | None = None,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -362,8 +406,12 @@ class FakeWhoop:
         self.clock = clock
         self.faults = Faults(seed)
         self.stats = Stats()
+        self.token_secret = token_secret
+        self.data_step = data_step
         self._data: FakeDataset | None = None
         self._data_generated = 0.0
+        self._data_anchor: float | None = None
+        self._grants: dict[str, _Grant] = {}
         self._mutated = False
         self.down = False
         self._limiter = _RateLimiter(requests_per_minute, requests_per_day, clock)
@@ -406,6 +454,7 @@ class FakeWhoop:
                 Route("/_fake/rescore", self._control_rescore, methods=["POST"]),
                 Route("/_fake/score_pending", self._control_score_pending, methods=["POST"]),
                 Route("/_fake/delete", self._control_delete, methods=["POST"]),
+                Route("/_fake/corrupt", self._control_corrupt, methods=["POST"]),
                 Route("/_fake/down", self._control_down, methods=["GET", "POST"]),
             ]
         self._router = Router(routes=routes, default=self._not_found)
@@ -421,15 +470,27 @@ class FakeWhoop:
         """The synthetic dataset (generated on first use).
 
         Without a fixed ``now`` the data ends at the current time and is regenerated after
-        ``DATA_MAX_AGE`` seconds, so a demo left running overnight still shows today.
+        ``DATA_MAX_AGE`` seconds, so a demo left running overnight still shows today. With
+        ``data_step`` it ends at the clock floored to a multiple of that many seconds and is
+        regenerated when the floor moves: every fake with the same seed, days and step then serves
+        the very same records (ids included), whenever it started.
         """
-        stale = (
-            self.now is None and not self._mutated and time.monotonic() - self._data_generated > DATA_MAX_AGE
-        )
+        anchor = None
+        if self.now is None and self.data_step:
+            anchor = math.floor(self.clock() / self.data_step) * self.data_step
+            stale = not self._mutated and anchor != self._data_anchor
+        else:
+            stale = (
+                self.now is None
+                and not self._mutated
+                and time.monotonic() - self._data_generated > DATA_MAX_AGE
+            )
         if self._data is None or stale:
             started = time.perf_counter()
-            self._data = generate_dataset(seed=self.seed, days=self.days, now=self.now)
+            now = self.now if anchor is None else datetime.fromtimestamp(anchor, UTC)
+            self._data = generate_dataset(seed=self.seed, days=self.days, now=now)
             self._data_generated = time.monotonic()
+            self._data_anchor = anchor
             logger.debug("fake WHOOP data generated in %.1f ms", (time.perf_counter() - started) * 1000)
         return self._data
 
@@ -490,6 +551,26 @@ class FakeWhoop:
         self.stats.rescored += count
         return count
 
+    def corrupt(
+        self, kind: str, record_id: int | str | uuid.UUID, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Set fields of one record to anything, even values the spec forbids; returns the record.
+
+        ``changes`` maps dotted paths to values: ``{"timezone_offset": "+ab:cd"}``,
+        ``{"score.recovery_score": math.inf}``, ``{"sport_name": "..."}``; ``None`` removes a field.
+        ``updated_at`` moves forward, so a syncing client fetches the record again.
+
+        Raises:
+            ValueError: unknown kind, malformed id, or a path that cannot be set.
+            UnknownRecordError: no record of that kind has that id.
+        """
+        checked = mutations.check_kind(kind)
+        key = mutations.record_key(checked, record_id)
+        record = mutations.corrupt(self.data, checked, key, dict(changes), self.current_time())
+        self._mutated = True
+        self.stats.rescored += 1
+        return record
+
     def delete_record(self, kind: str, record_id: int | str | uuid.UUID) -> dict[str, list[int | str]]:
         """Delete a record upstream; returns the ids removed by kind (a sleep takes its recovery along).
 
@@ -526,8 +607,9 @@ class FakeWhoop:
 
     def _new_tokens(self, grant: _Grant, ttl: int | None = None) -> dict[str, Any]:
         lifetime = self.access_token_ttl if ttl is None else ttl
-        access = secrets.token_urlsafe(32)
+        self._grants.setdefault(grant.id, grant)
         record = _AccessToken(grant, self.clock() + lifetime)
+        access = self._mint("access", grant, record.expires_at)
         grant.access_tokens.append(record)
         self._access[access] = record
         body: dict[str, Any] = {
@@ -537,15 +619,71 @@ class FakeWhoop:
             "token_type": "bearer",
         }
         if "offline" in grant.scopes:
-            refresh = secrets.token_urlsafe(32)
+            refresh = self._mint("refresh", grant)
             refresh_record = _RefreshToken(grant)
             grant.refresh_tokens.append(refresh_record)
             self._refresh[refresh] = refresh_record
             body["refresh_token"] = refresh
         return body
 
+    def _mint(self, kind: Literal["access", "refresh"], grant: _Grant, expires_at: float = 0.0) -> str:
+        if self.token_secret is None:
+            return secrets.token_urlsafe(32)
+        claims = {"k": kind, "g": grant.id, "c": grant.client_id, "s": list(grant.scopes), "x": expires_at}
+        claims["n"] = secrets.token_urlsafe(12)
+        payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
+        return f"wk1.{payload}.{self._signature(payload)}"
+
+    def _signature(self, payload: str) -> str:
+        assert self.token_secret is not None
+        digest = hmac.new(self.token_secret.encode(), payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def _claims(self, token: str, kind: str) -> dict[str, Any] | None:
+        """The claims of a signed token of ``kind`` for this client, or None (unsigned, forged, other)."""
+        if self.token_secret is None:
+            return None
+        prefix, _, rest = token.partition(".")
+        payload, _, signature = rest.partition(".")
+        if (
+            prefix != "wk1"
+            or not payload
+            or not hmac.compare_digest(signature.encode(), self._signature(payload).encode())
+        ):
+            return None
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        except (binascii.Error, ValueError):
+            return None
+        if not isinstance(claims, dict) or claims.get("k") != kind or claims.get("c") != self.client_id:
+            return None
+        scopes = claims.get("s")
+        if not isinstance(claims.get("g"), str) or not isinstance(scopes, list):
+            return None
+        return claims
+
+    def _adopt_grant(self, claims: dict[str, Any]) -> _Grant:
+        """This fake's record of the grant a signed token belongs to (new if another fake issued it)."""
+        grant = self._grants.get(claims["g"])
+        if grant is None:
+            scopes = tuple(s for s in claims["s"] if isinstance(s, str))
+            grant = _Grant(self.client_id, scopes, id=claims["g"])
+            self._grants[grant.id] = grant
+        return grant
+
+    def _adopt_access(self, token: str) -> _AccessToken | None:
+        claims = self._claims(token, "access")
+        expires_at = claims.get("x") if claims is not None else None
+        if claims is None or not isinstance(expires_at, int | float):
+            return None
+        grant = self._adopt_grant(claims)
+        record = _AccessToken(grant, float(expires_at))
+        grant.access_tokens.append(record)
+        self._access[token] = record
+        return record
+
     def _valid_access(self, token: str) -> _AccessToken | None:
-        record = self._access.get(token)
+        record = self._access.get(token) or self._adopt_access(token)
         if record is None or not record.valid or record.grant.revoked or self.clock() >= record.expires_at:
             return None
         return record
@@ -573,6 +711,17 @@ class FakeWhoop:
         return _error(
             failure.status, "injected_fault", messages.get(failure.status, "Injected failure"), headers
         )
+
+    def _trickled(self, response: Response) -> Response:
+        """``response`` with its body sent one byte per ``faults.trickle`` seconds (headers at once)."""
+        body, interval = bytes(response.body), self.faults.trickle
+
+        async def drip() -> AsyncIterator[bytes]:
+            for i in range(len(body)):
+                await anyio.sleep(interval)
+                yield body[i : i + 1]
+
+        return StreamingResponse(drip(), status_code=response.status_code, headers=dict(response.headers))
 
     def _api_route(
         self,
@@ -624,7 +773,7 @@ class FakeWhoop:
                 )
             response = handler(request, grant)
             response.headers.update(headers)
-            return response
+            return self._trickled(response) if self.faults.trickle > 0 else response
 
         return Route(path, endpoint, methods=methods or ["GET"])
 
@@ -667,7 +816,7 @@ class FakeWhoop:
             body: dict[str, Any] = {"records": records}
             if next_token is not None:
                 body["next_token"] = next_token
-            return JSONResponse(body)
+            return _RecordsResponse(body)
 
         return handler
 
@@ -689,7 +838,7 @@ class FakeWhoop:
     def _found(record: dict[str, Any] | None, what: str) -> Response:
         if record is None:
             return _error(404, "not_found", f"No {what} found.")
-        return JSONResponse(record)
+        return _RecordsResponse(record)
 
     def _cycle_by_id(self, request: Request, grant: _Grant) -> Response:
         cycle_id = self._cycle_id(request)
@@ -879,7 +1028,15 @@ class FakeWhoop:
         if grant_type == "authorization_code":
             return self._exchange_code(field_("code"), field_("redirect_uri"))
         if grant_type == "refresh_token":
-            return self._refresh_grant(field_("refresh_token"))
+            answer = self._refresh_grant(field_("refresh_token"))
+            if answer.status_code == 200 and self.faults.hold_after_rotation > 0:
+                self.faults.hold_after_rotation -= 1
+                self.stats.held_rotations += 1
+                self.faults.rotation_held.set()
+                with anyio.move_on_after(self.faults.hold_timeout):
+                    while (await request.receive())["type"] != "http.disconnect":
+                        pass
+            return answer
         if not grant_type:
             return _oauth_error(400, "invalid_request", "grant_type is missing.")
         return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
@@ -907,6 +1064,13 @@ class FakeWhoop:
         if not refresh_token:
             return _oauth_error(400, "invalid_request", "refresh_token is missing.")
         record = self._refresh.get(refresh_token)
+        claims = self._claims(refresh_token, "refresh") if record is None else None
+        if claims is not None:
+            # Issued by another fake with the same secret: from now on this fake tracks its rotation.
+            grant = self._adopt_grant(claims)
+            record = _RefreshToken(grant)
+            grant.refresh_tokens.append(record)
+            self._refresh[refresh_token] = record
         if record is None or not record.valid or record.grant.revoked:
             return self._invalid_grant("The refresh token is invalid, rotated or revoked.")
         # Rotation: the used refresh token and every access token of the grant stop working.
@@ -956,6 +1120,22 @@ class FakeWhoop:
     async def _control_score_pending(self, request: Request) -> Response:
         return JSONResponse({"scored": self.score_pending()})
 
+    async def _control_corrupt(self, request: Request) -> Response:
+        parsed = await self._kind_and_id(request)
+        if isinstance(parsed, Response):
+            return parsed
+        extra, kind, record_id = parsed
+        changes = extra.pop("set", None)
+        if extra or not isinstance(changes, dict):
+            return _error(400, "bad_request", 'The body is {"kind", "id", "set": {path: value}}.')
+        try:
+            record = self.corrupt(kind, record_id, changes)
+        except UnknownRecordError as exc:
+            return _error(404, "not_found", f"{exc.args[0]}.")
+        except ValueError as exc:
+            return _error(400, "bad_request", f"{exc}.")
+        return _RecordsResponse(record)
+
     async def _control_delete(self, request: Request) -> Response:
         parsed = await self._kind_and_id(request)
         if isinstance(parsed, Response):
@@ -987,8 +1167,12 @@ class FakeWhoop:
             try:
                 if "latency_ms" in body:
                     self.faults.latency = max(0.0, float(body["latency_ms"]) / 1000)
+                if "hold_after_rotation" in body:
+                    self.faults.hold_after_rotation = max(0, int(body["hold_after_rotation"]))
                 if "error_rate" in body:
                     self.faults.error_rate = min(1.0, max(0.0, float(body["error_rate"])))
+                if "trickle_ms" in body:
+                    self.faults.trickle = max(0.0, float(body["trickle_ms"]) / 1000)
                 if body.get("next_status") is not None:
                     retry = body.get("retry_after")
                     target = body.get("target", "api")
@@ -1043,8 +1227,14 @@ def create_fake_whoop(
     redirect_uris: Iterable[str] = (),
     clock: Callable[[], float] = time.time,
     control_endpoints: bool = True,
+    token_secret: str | None = None,
+    data_step: float | None = None,
 ) -> FakeWhoop:
-    """Build a fake WHOOP (OAuth + API v2) as an ASGI app; data is generated lazily on first use."""
+    """Build a fake WHOOP (OAuth + API v2) as an ASGI app; data is generated lazily on first use.
+
+    ``token_secret`` signs the tokens so that every fake with the same secret accepts them;
+    ``data_step`` anchors the data to the clock floored to that many seconds (see ``FakeWhoop.data``).
+    """
     return FakeWhoop(
         client_id=client_id,
         client_secret=client_secret,
@@ -1058,4 +1248,6 @@ def create_fake_whoop(
         redirect_uris=redirect_uris,
         clock=clock,
         control_endpoints=control_endpoints,
+        token_secret=token_secret,
+        data_step=data_step,
     )

@@ -315,3 +315,32 @@ def counts(data: FakeDataset) -> dict[str, dict[str, int]]:
             by_state[record["score_state"]] += 1
         out[kind] = by_state
     return out
+
+
+def corrupt(data: FakeDataset, kind: Kind, key: int | str, changes: dict[str, Any], now: datetime) -> Record:
+    """Set fields of one record to any value at all, outside the spec if asked; returns the record.
+
+    Real WHOOP has sent malformed offsets and non-finite numbers, so tests need records that break
+    the schema. Keys are dotted paths (``timezone_offset``, ``score.recovery_score``,
+    ``score.stage_summary.total_rem_sleep_time_milli``); a value of ``None`` removes the field.
+
+    Raises:
+        ValueError: a path is empty, starts at ``id``, or runs through something that is not an object.
+        UnknownRecordError: there is no such record.
+    """
+    record = find(data, kind, key)
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        if not leaf or "" in parents or (not parents and leaf in ("id", "cycle_id")):
+            raise ValueError(f"cannot corrupt the field {path!r}")
+        target: Any = record
+        for parent in parents:
+            target = target.get(parent) if isinstance(target, dict) else None
+            if not isinstance(target, dict):
+                raise ValueError(f"{path!r} runs through {parent!r}, which is not an object")
+        if value is None:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    _touch(record, now)
+    return record

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from whoopkit import firstrun
 from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import ConfigError
+from whoopkit.logs import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--print-config",
         action="store_true",
-        help="print a Claude Desktop config entry for this checkout and exit",
+        help="print a Claude Desktop config for this checkout (stdout) and the lines to merge into an "
+        "existing one (stderr), then exit",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser.parse_args(argv)
@@ -67,8 +70,25 @@ def desktop_config(settings: Settings, script: Path = SCRIPT) -> dict[str, Any]:
 
 
 def desktop_config_text(settings: Settings) -> str:
-    """:func:`desktop_config` as pretty JSON."""
+    """:func:`desktop_config` as pretty JSON: a whole config file, for a machine that has none yet."""
     return json.dumps(desktop_config(settings), indent=2) + "\n"
+
+
+def desktop_config_merge_text(settings: Settings) -> str:
+    """How to add the ``"whoop"`` entry to an existing config, with the lines to paste."""
+    whole = json.dumps(desktop_config(settings)["mcpServers"], indent=2).splitlines()
+    entry = "\n".join(line.removeprefix("  ") for line in whole[1:-1])
+    return (
+        'Already have a claude_desktop_config.json? Paste these lines inside its "mcpServers": { … }\n'
+        "(put a comma after the entry before them), then restart Claude Desktop:\n\n" + entry + "\n"
+    )
+
+
+def print_desktop_config(settings: Settings) -> None:
+    """The whole config on stdout (valid JSON, for a redirect) and the lines to merge on stderr."""
+    sys.stdout.write(desktop_config_text(settings))
+    sys.stdout.flush()
+    sys.stderr.write("\n" + desktop_config_merge_text(settings))
 
 
 class BearerAuth:
@@ -122,11 +142,16 @@ def serve(server: Any, settings: Settings, transport: str, port: int, log_level:
         ConfigError: HTTP without ``WHOOP_MCP_HTTP_TOKEN``.
     """
     if transport == "stdio":
+        if sys.stdin.isatty():
+            # A person typed the command: say why nothing happens instead of waiting silently.
+            sys.stderr.write(firstrun.mcp_terminal_hint() + "\n")
+            sys.stderr.flush()
         server.run("stdio")
         return
     import uvicorn
 
     app = http_app(server, settings)
+    install_log_redaction()  # an access_token in a query string must not reach uvicorn's access log
     logger.info("serving MCP on http://%s:%d%s (bearer token required)", HTTP_HOST, port, HTTP_PATH)
     # At INFO uvicorn announces "Uvicorn running on …" once the port is bound (tests wait for it).
     uvicorn.run(app, host=HTTP_HOST, port=port, log_level=log_level.lower())

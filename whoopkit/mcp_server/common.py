@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from whoopkit.analytics import RecoverySummary
+from whoopkit.analytics import RecoverySummary, day_window
 from whoopkit.mcp_server.errors import PENDING_SCORE_EXPLANATION, UNSCORABLE_EXPLANATION
 from whoopkit.mcp_server.schemas import DEMO_SOURCE, REAL_SOURCE, HistoryKind, ToolOutput
 from whoopkit.mcp_server.state import StateContext
@@ -27,6 +27,8 @@ READ_ONLY = ToolAnnotations(
 )
 DEMO_NOTE = " (Demo mode: simulated data, not your WHOOP account.)"
 MAX_HISTORY_RECORDS = 500
+WHOOP_EPOCH = date(2015, 1, 1)
+"""The earliest day a tool accepts: no WHOOP data is older, and far older dates overflow date arithmetic."""
 
 Ctx = StateContext
 ToolFn = Callable[..., Awaitable[CallToolResult]]
@@ -136,14 +138,20 @@ def resolve_range(days: int, start: date | None, end: date | None, today: date) 
     """The inclusive day range a tool covers: the last ``days`` days, or ``start``..``end``.
 
     Raises:
-        ToolError: the dates are reversed, in the future or span more than 365 days.
+        ToolError: the dates are reversed, before 2015, in the future or span more than 365 days.
     """
+    for name, day in (("start", start), ("end", end)):
+        if day is not None and day < WHOOP_EPOCH:
+            raise ToolError(
+                f"{name} {day.isoformat()} is before {WHOOP_EPOCH.isoformat()}; WHOOP has no data that old. "
+                f"Use a day from {WHOOP_EPOCH.isoformat()} to {today.isoformat()}."
+            )
     # Local time runs up to 14 h ahead of UTC, so a date a day past the user's today is still allowed.
     latest = today + timedelta(days=1)
     if end is None:
         end = today if start is None or start <= today else start
     if start is None:
-        start = end - timedelta(days=days - 1)
+        start = day_window(end, days)[0]
     if start > latest:
         raise ToolError(f"start {start.isoformat()} is in the future (today is {today}); use a past day.")
     if end > latest:

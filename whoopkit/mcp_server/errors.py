@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
+from whoopkit import firstrun
 from whoopkit.config import PROJECT_ROOT, Settings
 from whoopkit.errors import (
     AuthError,
@@ -23,6 +23,7 @@ from whoopkit.errors import (
     WhoopkitError,
     WhoopUnavailableError,
 )
+from whoopkit.service import one_answer
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +53,8 @@ class Advice:
 
 
 def web_app_command() -> str:
-    """How to start the web app: this venv's interpreter (absolute) if the server runs in one."""
-    in_venv = sys.prefix != sys.base_prefix
-    python = sys.executable if in_venv and sys.executable else "python"
-    return f"cd {PROJECT_ROOT} && {python} whoop_simple.py"
+    """How to start the web app: this interpreter if it has the web packages, else the project's venv."""
+    return firstrun.web_app_command(PROJECT_ROOT)
 
 
 def explain(exc: BaseException, advice: Advice) -> str:
@@ -103,7 +102,8 @@ def tool_errors(fn: Callable[P, Awaitable[R]], advice: Advice) -> Callable[P, Aw
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await fn(*args, **kwargs)
+            with one_answer():  # every WHOOP wait of this call shares WHOOP_REQUEST_DEADLINE
+                return await fn(*args, **kwargs)
         except ToolError:
             raise
         except WhoopkitError as exc:

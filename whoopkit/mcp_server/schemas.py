@@ -3,13 +3,19 @@
 The records themselves are ``whoopkit.analytics`` summaries, whose field names carry their unit
 (``_hours``, ``_minutes``, ``_pct``, ``_bpm``, ``_ms``, ``_kj``, ``_kcal``); these models wrap them
 with what every result says: where the data came from, how fresh it is and a sentence a person can read.
+
+``tools/list`` is read into an assistant's context on every conversation, so :func:`lighten_tools` publishes
+these schemas small (see its docstring); the server still validates every result against the full models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import json
+from collections.abc import Callable
+from typing import Any, Final, Literal
 
+from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, Field
 
 from whoopkit.analytics import (
@@ -33,15 +39,10 @@ HistoryKind = Literal["days", "cycles", "recoveries", "sleeps", "workouts"]
 class ToolOutput(BaseModel):
     """Fields every tool result carries."""
 
-    data_source: str = Field(description=f'"{REAL_SOURCE}" for your account, or "{DEMO_SOURCE}" in demo mode')
-    summary: str = Field(description="A few sentences a person can read")
-    as_of: str | None = Field(
-        description="When the data used was last synced from WHOOP (ISO 8601 UTC); null if never"
-    )
-    stale: bool = Field(
-        description="True when WHOOP could not be asked for newer data, so this is older stored data "
-        "(the summary says how old and why)"
-    )
+    data_source: str
+    summary: str
+    as_of: str | None = Field(description="Last sync of the data used, ISO 8601 UTC; null if never")
+    stale: bool = Field(description="WHOOP could not be asked, so this is older stored data")
 
 
 class ProfileOut(ToolOutput):
@@ -53,13 +54,17 @@ class ProfileOut(ToolOutput):
     email: str
 
 
-class BodyOut(ToolOutput):
+class Body(BaseModel):
     """Body measurements as entered in the WHOOP app."""
 
     height_cm: float
     weight_kg: float
     max_heart_rate_bpm: int
     bmi: float = Field(description="Body-mass index, kg/m²")
+
+
+class BodyOut(Body, ToolOutput):
+    """Body measurements as entered in the WHOOP app."""
 
 
 class RecoveryOut(ToolOutput):
@@ -105,7 +110,7 @@ class HealthSummaryOut(ToolOutput):
     strain: StrainSummary | None = None
     sleep: SleepSummary | None = None
     recent_workouts: list[WorkoutSummary] = []
-    body: BodyOut | None = None
+    body: Body | None = None
     problems: list[str] = Field(default=[], description="Parts that are missing, and why")
 
 
@@ -168,3 +173,283 @@ class AuthStatusOut(ToolOutput):
     problem: str | None = Field(description="Why the token cache is unusable, if it is")
     login_url: str
     start_web_app: str = Field(description="The command that starts the web app, where the login page is")
+
+
+# What a field name does not say, by field name: the only field descriptions published (the analytics
+# models are shared with the web app; these say it in as few words as an assistant needs).
+FIELD_NOTES: Final[dict[str, str]] = {
+    "data_source": f'"{REAL_SOURCE}", or "{DEMO_SOURCE}": not the user\'s data',
+    "as_of": "last sync of the data used, ISO 8601 UTC",
+    "stale": "WHOOP could not be asked: older stored data",
+    "kind": "the one list below that is filled",
+    "state": "SCORED, else why score fields are null",
+    "day": "WHOOP day: the day woken into",
+    "date": "WHOOP day: the day woken into",
+    "open": "current cycle, strain still accumulating",
+    "cycle_open": "current cycle, strain still accumulating",
+    "asleep_hours": "light + slow-wave + REM",
+    "sleep_hours": "light + slow-wave + REM",
+    "need_hours": "WHOOP's sleep need: baseline + debt + strain + naps",
+    "sleep_need_hours": "WHOOP's sleep need: baseline + debt + strain + naps",
+    "debt_hours": "sleep owed from recent nights, part of the need",
+    "sleep_debt_hours": "sleep owed from recent nights, part of the need",
+    "performance_pct": "asleep as % of need",
+    "sleep_performance_pct": "asleep as % of need",
+    "consistency_pct": "regularity of sleep and wake times",
+    "sleep_consistency_pct": "regularity of sleep and wake times",
+    "efficiency_pct": "asleep as % of time in bed",
+    "sleep_efficiency_pct": "asleep as % of time in bed",
+    "calibrating": "WHOOP still learning the member's baselines",
+    "zone_minutes": "minutes in heart-rate zones 0-5",
+    "latest_scored": "newest SCORED one, when latest is not",
+    "hrv_baseline_ms": "mean of the 30 days before this day",
+    "resting_hr_baseline_bpm": "mean of the 30 days before this day",
+    "hrv_vs_30d_pct": "HRV as % of hrv_baseline_ms",
+    "hrv_vs_7d_pct": "HRV as % of its 7-day mean",
+    "rhr_vs_30d_bpm": "resting HR minus resting_hr_baseline_bpm",
+    "rhr_vs_7d_bpm": "resting HR minus its 7-day mean",
+    "acute_strain_7d": "mean day strain, last 7 completed days",
+    "chronic_strain_28d": "mean day strain, last 28 completed days",
+    "acute_chronic_ratio": "acute_strain_7d / chronic_strain_28d",
+    "baseline": "mean of the 30 days before latest_date",
+    "change": "mean_b minus mean_a",
+    "avg_strain": "mean of the completed days",
+    "total_strain": "today's strain so far included",
+}
+
+# JSON Schema keywords whose value is a map of names to subschemas, a list of subschemas, or one subschema.
+_SCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else")
+_DEFS = "#/$defs/"
+_NULL: Final[dict[str, Any]] = {"type": "null"}
+_NUMBER_OR_NULL: Final[dict[str, Any]] = {"type": ["number", "null"]}
+# Published as numbers or null with the rest: the server's validation against the models is the exact one.
+_NUMBERS: Final = (
+    {"type": ["number", "null"]},
+    {"type": ["integer", "null"]},
+    {"type": "number"},
+    {"type": "integer"},
+)
+# A subschema repeated in one schema moves to ``$defs`` from this size on (a reference costs about 25).
+_SHARED_FROM = 48
+Schema = dict[str, Any]
+
+
+def lighten_tools(tools: list[MCPTool]) -> list[MCPTool]:
+    """The tools with schemas a third of the size, for the same arguments and the same results.
+
+    ``tools/list`` goes into an assistant's context in every conversation, so:
+
+    - pydantic's titles, output defaults and model docstrings go, and ``T | None`` is ``"type": [T, "null"]``;
+    - output fields are described by :data:`FIELD_NOTES` only, each note once in the list at the top level;
+    - a record model (``SleepSummary``, ``PeriodComparison``, …) is spelled out by the first tool of the list
+      that returns it; later tools name that tool, since an assistant reads the whole list;
+    - an object's number fields are named in ``required`` and typed once by ``additionalProperties``; its
+      other fields are typed in ``properties`` (every result carries every field, null when unknown);
+    - a field schema an output schema repeats (an enum, a nullable date) is written once in its ``$defs``.
+
+    The published schemas accept every result the tools give; the server still validates each result
+    against the full model.
+    """
+    described: dict[str, str] = {}
+    said: set[str] = set()
+    for tool in tools:
+        tool.input_schema = compact_schema(tool.input_schema, keep_defaults=True)
+        if tool.annotations is not None and tool.annotations.read_only_hint:
+            # The title is the tool's own; destructiveHint means nothing for a read-only tool.
+            tool.annotations = tool.annotations.model_copy(update={"title": None, "destructive_hint": None})
+        if tool.output_schema is not None:
+            schema = _noted(compact_schema(tool.output_schema))
+            schema = _say_once(_share_records(schema, tool.name, described), said)
+            tool.output_schema = _share_repeats(_numbers_by_default(_drop_unused_defs(schema)))
+    return tools
+
+
+def compact_schema(schema: Schema, *, keep_defaults: bool = False) -> Schema:
+    """``schema`` without titles (and defaults, unless kept; a null default never), ``T | None`` as a list.
+
+    It accepts exactly the documents ``schema`` accepts.
+    """
+    dropped = {"title"} if keep_defaults else {"title", "default"}
+    out: Schema = {}
+    for key, value in schema.items():
+        if key in dropped or (key == "default" and value is None):
+            continue
+        out[key] = _map_subschemas(key, value, lambda sub: compact_schema(sub, keep_defaults=keep_defaults))
+    return _merge_null(out)
+
+
+def _map_subschemas(key: str, value: Any, fn: Callable[[Schema], Any]) -> Any:
+    """``value`` of keyword ``key`` with ``fn`` applied to each subschema in it."""
+    if key in _SCHEMA_MAPS and isinstance(value, dict):
+        return {name: fn(sub) for name, sub in value.items()}
+    if key in _SCHEMA_LISTS and isinstance(value, list):
+        return [fn(sub) for sub in value]
+    if key in _SCHEMA_ONE and isinstance(value, dict):
+        return fn(value)
+    return value
+
+
+def _merge_null(node: Schema) -> Schema:
+    """``{"anyOf": [{"type": T, …}, {"type": "null"}]}`` as ``{"type": [T, "null"], …}``."""
+    options = node.get("anyOf")
+    if not (isinstance(options, list) and len(options) == 2 and _NULL in options):
+        return node
+    other = options[1] if options[0] == _NULL else options[0]
+    siblings = {key: value for key, value in node.items() if key != "anyOf"}
+    if not isinstance(other.get("type"), str) or "const" in other or set(other) & set(siblings):
+        return node
+    merged = {**other, "type": [other["type"], "null"]}
+    if "enum" in merged:
+        merged["enum"] = [*merged["enum"], None]
+    return {**merged, **siblings}
+
+
+def _noted(schema: Schema, field: str | None = None) -> Schema:
+    """``schema`` with the descriptions of :data:`FIELD_NOTES` instead of the models' own."""
+    out: Schema = {}
+    for key, value in schema.items():
+        if key == "description":
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _noted(sub, name) for name, sub in value.items()}
+        else:
+            out[key] = _map_subschemas(key, value, _noted)
+    note = FIELD_NOTES.get(field or "")
+    return {**out, "description": note} if note else out
+
+
+def _share_records(schema: Schema, tool: str, described: dict[str, str]) -> Schema:
+    """``schema`` with each record model that an earlier tool spelled out replaced by a pointer to it."""
+    defs: Schema = dict(schema.get("$defs", {}))
+    for name in list(defs):
+        owner = described.setdefault(name, tool)
+        if owner != tool:
+            defs[name] = {"type": "object", "description": f"as in {owner}"}
+    return {**schema, "$defs": defs} if defs else schema
+
+
+def _say_once(schema: Schema, said: set[str]) -> Schema:
+    """``schema`` without the field descriptions an earlier tool of the list already gave."""
+    out: Schema = {}
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            props: Schema = {}
+            for name, sub in value.items():
+                note = sub.get("description")
+                if isinstance(note, str) and note in said:
+                    sub = {k: v for k, v in sub.items() if k != "description"}
+                elif isinstance(note, str):
+                    said.add(note)
+                props[name] = _say_once(sub, said)
+            out[key] = props
+        else:
+            out[key] = _map_subschemas(key, value, lambda sub: _say_once(sub, said))
+    return out
+
+
+def _refs(node: Any) -> set[str]:
+    """The ``$defs`` names ``node`` refers to, directly."""
+    if isinstance(node, dict):
+        found = set().union(*(_refs(value) for key, value in node.items() if key != "$defs"))
+        ref = node.get("$ref")
+        return found | {ref.removeprefix(_DEFS)} if isinstance(ref, str) and ref.startswith(_DEFS) else found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node))
+    return set()
+
+
+def _drop_unused_defs(schema: Schema) -> Schema:
+    """``schema`` without the ``$defs`` nothing reachable from its root refers to."""
+    defs: Schema = schema.get("$defs", {})
+    used, todo = set[str](), _refs(schema)
+    while todo:
+        name = todo.pop()
+        if name not in used and name in defs:
+            used.add(name)
+            todo |= _refs(defs[name])
+    kept = {name: sub for name, sub in defs.items() if name in used}
+    rest = {key: value for key, value in schema.items() if key != "$defs"}
+    return {**rest, "$defs": kept} if kept else rest
+
+
+def _numbers_by_default(schema: Schema) -> Schema:
+    """``schema`` with each object's undescribed number fields named in ``required``, typed once.
+
+    The object's other fields are typed in ``properties``, which ``required`` would only repeat.
+    """
+    out = {key: _map_subschemas(key, value, _numbers_by_default) for key, value in schema.items()}
+    props = out.get("properties")
+    if not isinstance(props, dict) or "additionalProperties" in out:
+        return out
+    out.pop("required", None)
+    numbers = [name for name, sub in props.items() if sub in _NUMBERS]
+    if len(numbers) < 2:
+        return out
+    typed = {name: sub for name, sub in props.items() if name not in numbers}
+    rest = {key: value for key, value in out.items() if key != "properties"}
+    return {
+        **({"properties": typed} if typed else {}),
+        **rest,
+        "required": numbers,
+        "additionalProperties": _NUMBER_OR_NULL,
+    }
+
+
+def _share_repeats(schema: Schema) -> Schema:
+    """``schema`` with each field schema it repeats (from :data:`_SHARED_FROM` characters) in ``$defs``.
+
+    A shared schema is named after its fields (see :func:`_shared_name`).
+    """
+    uses: dict[str, list[str]] = {}
+
+    def count(node: Schema) -> None:
+        for keyword, value in node.items():
+            if keyword == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    key = _key(sub)
+                    if len(key) >= _SHARED_FROM and "$ref" not in key:
+                        uses.setdefault(key, []).append(name)
+            _map_subschemas(keyword, value, count)
+
+    count(schema)
+    defs: Schema = schema.get("$defs", {})
+    names: dict[str, str] = {}
+    for key, fields in uses.items():
+        if len(fields) > 1:
+            name = _shared_name(fields, json.loads(key))
+            while name in defs or name in names.values():
+                name += "_"
+            names[key] = name
+    if not names:
+        return schema
+
+    def replace(node: Schema) -> Schema:
+        out: Schema = {}
+        for keyword, value in node.items():
+            if keyword == "properties" and isinstance(value, dict):
+                out[keyword] = {
+                    name: {"$ref": _DEFS + names[_key(sub)]} if _key(sub) in names else replace(sub)
+                    for name, sub in value.items()
+                }
+            else:
+                out[keyword] = _map_subschemas(keyword, value, replace)
+        return out
+
+    out = replace(schema)
+    shared = {name: json.loads(key) for key, name in names.items()}
+    return {**out, "$defs": {**out.get("$defs", {}), **shared}}
+
+
+def _key(node: Schema) -> str:
+    return json.dumps(node, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _shared_name(fields: list[str], node: Schema) -> str:
+    """A word all of ``fields`` have (``state`` for ``cycle_state`` and ``sleep_state``), else the type."""
+    common = set.intersection(*(set(field.split("_")) for field in fields))
+    if common:
+        return max(common, key=lambda word: (len(word), word))
+    kind: Any = node.get("format", node.get("type", "value"))
+    return kind if isinstance(kind, str) else "_or_".join(map(str, kind))

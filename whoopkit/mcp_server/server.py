@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.context import Context
+from mcp.server.stdio import stdio_server
 from mcp.types import CallToolResult, InputRequiredResult
 from mcp.types import Tool as MCPTool
 
@@ -26,9 +27,10 @@ from whoopkit.mcp_server.arguments import ArgumentChecker
 from whoopkit.mcp_server.common import READ_ONLY
 from whoopkit.mcp_server.errors import Advice, tool_errors
 from whoopkit.mcp_server.resources import register_prompts, register_resources
-from whoopkit.mcp_server.schemas import DEMO_SOURCE
+from whoopkit.mcp_server.schemas import DEMO_SOURCE, lighten_tools
 from whoopkit.mcp_server.state import ServerState, WarmUp
 from whoopkit.mcp_server.tools import ALL_TOOLS, ToolFn
+from whoopkit.mcp_server.wire import Replying
 
 if TYPE_CHECKING:
     from whoopkit.service import WhoopService
@@ -52,6 +54,8 @@ class WhoopMCPServer(MCPServer[ServerState]):
         super().__init__(*args, **kwargs)
         self.state = state
         self.argument_checkers: dict[str, ArgumentChecker] = {}
+        # lighten_tools walks every schema: done once per set of tools, not on every tools/list.
+        self._listed: tuple[list[str], list[MCPTool]] | None = None
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None
@@ -66,13 +70,25 @@ class WhoopMCPServer(MCPServer[ServerState]):
             checker.check(arguments)
         return await super().call_tool(name, arguments, context)
 
+    async def run_stdio_async(self) -> None:
+        """Serve stdio as the SDK does, but answer every line it cannot parse (see :mod:`.wire`)."""
+        async with stdio_server() as (read_stream, write_stream):
+            await self._lowlevel_server.run(
+                Replying(read_stream, write_stream),
+                write_stream,
+                self._lowlevel_server.create_initialization_options(),
+            )
+
     async def list_tools(self) -> list[MCPTool]:
-        """The tools, each input schema closed to unknown arguments (``call_tool`` rejects them)."""
+        """The tools, input schemas closed to unknown arguments (``call_tool`` rejects them), made light."""
         tools = await super().list_tools()
-        for tool in tools:
-            if tool.name in self.argument_checkers:
-                tool.input_schema = {**tool.input_schema, "additionalProperties": False}
-        return tools
+        names = [tool.name for tool in tools]
+        if self._listed is None or self._listed[0] != names:
+            for tool in tools:
+                if tool.name in self.argument_checkers:
+                    tool.input_schema = {**tool.input_schema, "additionalProperties": False}
+            self._listed = (names, lighten_tools(tools))
+        return list(self._listed[1])
 
 
 def create_server(

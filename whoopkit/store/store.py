@@ -46,7 +46,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from whoopkit.errors import StoreError
-from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
+from whoopkit.models import (
+    Cycle,
+    Recovery,
+    Sleep,
+    UserBasicProfile,
+    UserBodyMeasurement,
+    Workout,
+    offset_or_none,
+    storable_json,
+    validate_or_none,
+)
 from whoopkit.store import schema
 from whoopkit.store.schema import COLLECTIONS, HEAD_REVISION, TABLES, Collection
 
@@ -485,7 +495,9 @@ class Store:
             row = _columns(kind, record)
             row["user_id"] = user_id
             if raws is not None:
-                row["raw"] = json.dumps(raws[i], separators=(",", ":"), ensure_ascii=False)
+                row["raw"] = json.dumps(
+                    storable_json(raws[i]), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                )
             else:
                 row["raw"] = record.model_dump_json(by_alias=True, exclude_unset=True)
             row["synced_ms"] = synced_ms
@@ -620,7 +632,7 @@ class Store:
         )
         model = MODELS[kind]
         with self._read() as conn:
-            return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
+            return _usable(model, conn.execute(query))
 
     def latest(self, user_id: int, kind: Collection, limit: int) -> list[Any]:
         """The newest ``limit`` records, newest first."""
@@ -633,7 +645,7 @@ class Store:
         )
         model = MODELS[kind]
         with self._read() as conn:
-            return [model.model_validate_json(raw) for (raw,) in conn.execute(query)]
+            return _usable(model, conn.execute(query))
 
     def raw_records(
         self, user_id: int, kind: Collection, lo: datetime | None, hi: datetime | None
@@ -930,13 +942,15 @@ def _bump_version(conn: Connection) -> None:
     )
 
 
+def _usable(model: type[BaseModel], rows: Iterable[Any]) -> list[Any]:
+    # A stored record that no longer validates (written by an older, laxer version) is skipped, logged.
+    return [record for (raw,) in rows if (record := validate_or_none(model, raw)) is not None]
+
+
 def _parse_offset(value: str) -> timedelta | None:
-    sign = -1 if value.startswith("-") else 1
-    try:
-        hours, minutes = value.lstrip("+-").split(":")
-        return sign * timedelta(hours=int(hours), minutes=int(minutes))
-    except ValueError:
-        return None
+    # Rows written before the models checked offsets may hold "+99:00"; timezone() would refuse it.
+    zone = offset_or_none(value)
+    return None if zone is None else zone.utcoffset(None)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,7 +9,11 @@ sees its consent page while server-side calls reach the same fake in-process.
 from __future__ import annotations
 
 import asyncio
+import copy
+import errno
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -21,9 +25,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from whoopkit import runtime
+from whoopkit import firstrun, runtime
 from whoopkit.config import Settings, get_settings
-from whoopkit.errors import WhoopkitError
+from whoopkit.errors import ConfigError, WhoopkitError
 from whoopkit.service import build_service
 from whoopkit.web import background, formatting
 from whoopkit.web.errors import install_error_handlers
@@ -82,15 +86,8 @@ def create_app(
             update={"whoop_redirect_uri": f"http://localhost:{settings.port}/callback"}
         )
     if demo and fake is None:
-        from whoopkit.fake_whoop import create_fake_whoop
-
         # No control endpoints: the browser can reach this fake, and nothing should mint tokens there.
-        fake = create_fake_whoop(
-            client_id=runtime.DEMO_CLIENT_ID,
-            client_secret=runtime.DEMO_CLIENT_SECRET,
-            auto_approve=False,
-            control_endpoints=False,
-        )
+        fake = runtime.create_demo_fake(auto_approve=False, control_endpoints=False)
     state = WebState(
         settings=settings, templates=_templates(), demo=demo, fake=fake, ollama_factory=ollama_factory
     )
@@ -112,7 +109,12 @@ def create_app(
             state.templates.env.get_template(name)
         state.sync_wake = asyncio.Event()  # one per lifespan: an Event belongs to the loop it waits in
         task = background.start(service, state.sync, settings.whoop_sync_interval, state.sync_wake)
-        logger.info("whoopkit web ready (%s mode)", "demo" if demo else "real")
+        if settings.credentials_problem:
+            logger.warning("%s", settings.credentials_problem)
+        if demo:
+            logger.info("whoopkit web ready in demo mode (simulated WHOOP data) at %s", settings.web_origin)
+        else:
+            logger.info("whoopkit web ready in real mode (your WHOOP account) at %s", settings.web_origin)
         try:
             yield
         finally:
@@ -138,3 +140,51 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(SecurityMiddleware, settings=settings)
     return app
+
+
+def bind_socket(settings: Settings, *, demo: bool) -> socket.socket:
+    """A listening socket on ``settings.host``:``settings.port``, bound before uvicorn starts.
+
+    Binding here (not in uvicorn) turns a busy port into a sentence instead of ``[Errno 98]``.
+
+    Raises:
+        ConfigError: the port is taken (another whoopkit or program) or the address cannot be used.
+    """
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let two servers share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host, settings.port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = firstrun.port_in_use_message(
+                settings.host, settings.port, settings.web_origin, demo=demo
+            )
+            raise ConfigError(message) from None
+        raise ConfigError(
+            f"Cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): "
+            "choose another address with --host/HOST or port with --port/PORT."
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: FastAPI) -> None:
+    """Run ``app`` (from :func:`create_app`) with uvicorn on its settings' host and port.
+
+    Raises:
+        ConfigError: the address cannot be bound (see :func:`bind_socket`).
+    """
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    state: WebState = app.state.web
+    sock = bind_socket(state.settings, demo=state.demo)
+    # uvicorn's logging, plus whoopkit's INFO lines (the mode and URL at start-up) in the same format.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["whoopkit"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config = uvicorn.Config(app, proxy_headers=False, log_config=log_config)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,7 +1,8 @@
 """Server-rendered inline SVG charts: no JavaScript library, no CDN, so pages work offline.
 
 Only classes style the SVG (the CSP forbids inline ``style=""``); every text node is escaped.
-A ``None`` value is a gap (e.g. a pending score), never a zero.
+A ``None`` value is a gap (e.g. a pending score), never a zero. Charts are drawn in percentages of
+their plot area rather than in a scaled viewBox, so axis text keeps its CSS size on any screen.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ Value = float | None
 
 @dataclass(frozen=True)
 class Point:
-    """One x position of a chart: its label, value and an optional CSS class (e.g. a recovery zone)."""
+    """One x position of a chart: its label, value, an optional CSS class (e.g. a recovery zone) and tooltip.
+
+    ``x`` places the point on a time axis (in slots, e.g. 3.75 = the fourth day at 18:00); without it
+    the n-th point sits in the middle of the n-th slot.
+    """
 
     label: str
     value: Value
     css: str = ""
     title: str = ""
+    x: float | None = None
 
 
 def _svg(parts: Sequence[str]) -> Markup:
@@ -53,12 +59,12 @@ def _bounds(values: Sequence[float], y_min: float | None, y_max: float | None) -
 
 
 def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
-    """Round tick values (steps of 1, 2, 2.5 or 5 × 10^k) covering ``[lo, hi]``."""
+    """Round tick values (steps of 1, 2 or 5 × 10^k) covering ``[lo, hi]``."""
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / count
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     first = math.floor(lo / step) * step
     last = math.ceil(hi / step) * step
     n = round((last - first) / step)
@@ -82,14 +88,22 @@ def _segments(coords: Sequence[tuple[float, float] | None]) -> list[list[tuple[f
 
 
 def sparkline(
-    values: Sequence[Value], *, label: str, css: str = "", width: int = 120, height: int = 32
+    values: Sequence[Value],
+    *,
+    label: str,
+    css: str = "",
+    y_min: float | None = None,
+    y_max: float | None = None,
+    min_span: float = 0.0,
+    width: int = 120,
+    height: int = 32,
 ) -> Markup:
     """A small trend line (oldest first) with the last point marked; empty when there is no value."""
     present = [v for v in values if v is not None]
     if not present:
         return Markup("")
     pad = 3.0
-    lo, hi = _bounds(present, None, None)
+    lo, hi = axis_range(present, y_min=y_min, y_max=y_max, min_span=min_span)
     y = _scale(lo, hi, pad, height - pad)
     n = len(values)
     step = (width - 2 * pad) / max(n - 1, 1)
@@ -109,44 +123,86 @@ def sparkline(
     return _svg(parts)
 
 
-_W, _H = 640, 240
-_LEFT, _RIGHT, _TOP, _BOTTOM = 40.0, 10.0, 12.0, 28.0
-
-
-def _frame(
-    lo: float, hi: float, *, unit: str, ticks: Sequence[float] | None
-) -> tuple[list[str], Callable[[float], float]]:
-    y = _scale(lo, hi, _TOP, _H - _BOTTOM)
-    if ticks is None:
-        ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
-    parts = []
-    for t in ticks:
-        ty = _fmt(y(t))
-        parts.append(f'<line class="grid" x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{ty}" y2="{ty}"/>')
-        parts.append(
-            f'<text class="axis" x="{_LEFT - 4}" y="{ty}" text-anchor="end" dominant-baseline="middle">'
-            f"{escape(_fmt(t))}{escape(unit)}</text>"
-        )
-    return parts, y
-
-
-def _x_labels(points: Sequence[Point], xs: Sequence[float]) -> list[str]:
-    n = len(points)
-    every = max(1, -(-n // 8))  # at most ~8 labels, so they never overlap on a phone
-    parts = []
-    for i, (p, x) in enumerate(zip(points, xs, strict=True)):
-        if i % every == 0 or (i == n - 1 and n <= 8):
-            parts.append(
-                f'<text class="axis" x="{_fmt(x)}" y="{_H - 8}" text-anchor="middle">{escape(p.label)}</text>'
-            )
-    return parts
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def _open(label: str, css: str) -> str:
+    # No viewBox: the chart is laid out in percentages of its plot area (the SVG's content box; the
+    # axis labels sit in its CSS padding), so text stays at its CSS pixel size on every screen
+    # instead of shrinking with the chart on a phone or growing past the card's title on a desktop.
     return (
-        f'<svg class="chart {escape(css)}" viewBox="0 0 {_W} {_H}" role="img" aria-label="{escape(label)}" '
-        f'preserveAspectRatio="xMidYMid meet"><title>{escape(label)}</title>'
+        f'<svg class="chart {escape(css)}" role="img" aria-label="{escape(label)}" overflow="visible">'
+        f"<title>{escape(label)}</title>"
     )
+
+
+def _y_axis(ticks: Sequence[float], y: Callable[[float], float], unit: str) -> list[str]:
+    parts = []
+    for t in ticks:
+        ty = _pct(y(t))
+        parts.append(f'<line class="grid" x1="0" x2="100%" y1="{ty}" y2="{ty}"/>')
+        parts.append(
+            f'<text class="axis y" x="-6" y="{ty}" text-anchor="end" dominant-baseline="middle">'
+            f"{escape(_fmt(t))}{escape(unit)}</text>"
+        )
+    return parts
+
+
+def _x_axis(ticks: Sequence[tuple[float, str]], slots: int) -> list[str]:
+    # Every other label is "minor": a phone's narrow chart hides those (style.css), keeping about four.
+    parts = []
+    for k, (pos, text) in enumerate(ticks):
+        minor = " minor" if k % 2 else ""
+        parts.append(
+            f'<text class="axis x{minor}" x="{_pct(pos / slots)}" y="100%" dy="18" text-anchor="middle">'
+            f"{escape(text)}</text>"
+        )
+    return parts
+
+
+def slot_ticks(labels: Sequence[str], max_labels: int = 8) -> list[tuple[float, str]]:
+    """Evenly spaced x labels for one slot per label: every k-th slot centre, at most ``max_labels``."""
+    n = len(labels)
+    every = max(1, -(-n // max_labels))
+    return [(i + 0.5, labels[i]) for i in range(0, n, every) if labels[i]]
+
+
+def axis_range(
+    values: Sequence[float],
+    *,
+    y_min: float | None = None,
+    y_max: float | None = None,
+    min_span: float = 0.0,
+) -> tuple[float, float]:
+    """The y range to draw: the data (or fixed ends), widened around its middle to ``min_span``.
+
+    A resting heart rate of 52-55 bpm drawn on a 52-55 axis makes a 1-bpm wiggle fill the chart;
+    a minimum span per metric keeps such noise small, as it is.
+    """
+    lo, hi = _bounds(values, y_min, y_max)
+    span = hi - lo
+    if span < min_span:
+        grow = min_span - span
+        lo, hi = lo - grow / 2, hi + grow / 2
+        if y_min is not None and lo < y_min:
+            lo, hi = y_min, y_min + min_span
+        elif y_max is not None and hi > y_max:
+            lo, hi = y_max - min_span, y_max
+    return lo, hi
+
+
+def _y_frame(
+    lo: float, hi: float, ticks: Sequence[float] | None
+) -> tuple[float, float, Sequence[float], Callable[[float], float]]:
+    if ticks is None:
+        ticks = nice_ticks(lo, hi)
+    lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    return lo, hi, ticks, _scale(lo, hi, 0.0, 1.0)
+
+
+def _positions(points: Sequence[Point]) -> list[float]:
+    return [i + 0.5 if p.x is None else p.x for i, p in enumerate(points)]
 
 
 def line_chart(
@@ -156,45 +212,44 @@ def line_chart(
     unit: str = "",
     y_min: float | None = None,
     y_max: float | None = None,
+    min_span: float = 0.0,
     ticks: Sequence[float] | None = None,
     bands: Sequence[tuple[float, float, str]] = (),
     css: str = "",
 ) -> Markup:
-    """A line chart (points oldest first) with dots coloured by each point's class; gaps stay gaps."""
+    """A line chart, one slot per point (oldest first), dots coloured by their class; gaps stay gaps."""
     present = [p.value for p in points if p.value is not None]
     if not present:
         return Markup("")
-    lo, hi = _bounds(present, y_min, y_max)
-    if ticks is None:
-        ticks = nice_ticks(lo, hi)
-        lo, hi = min(lo, ticks[0]), max(hi, ticks[-1])
+    lo, hi, ticks, y = _y_frame(*axis_range(present, y_min=y_min, y_max=y_max, min_span=min_span), ticks)
     parts = [_open(label, css)]
-    frame, y = _frame(lo, hi, unit=unit, ticks=ticks)
     for b_lo, b_hi, b_css in bands:
         top, bottom = y(min(b_hi, hi)), y(max(b_lo, lo))
         parts.append(
-            f'<rect class="band {escape(b_css)}" x="{_LEFT}" y="{_fmt(top)}" '
-            f'width="{_W - _LEFT - _RIGHT}" height="{_fmt(max(bottom - top, 0))}"/>'
+            f'<rect class="band {escape(b_css)}" x="0" y="{_pct(top)}" width="100%" '
+            f'height="{_pct(max(bottom - top, 0))}"/>'
         )
-    parts.extend(frame)
+    parts.extend(_y_axis(ticks, y, unit))
     n = len(points)
-    inner = _W - _LEFT - _RIGHT - 16
-    step = inner / max(n - 1, 1)
-    xs = [_LEFT + 8 + i * step for i in range(n)] if n > 1 else [_LEFT + 8 + inner / 2]
+    xs = [pos / n for pos in _positions(points)]
     coords = [None if p.value is None else (xs[i], y(p.value)) for i, p in enumerate(points)]
+    # The line lives in a stretched 1000×1000 box (a path cannot use percentages); its stroke does not
+    # stretch (vector-effect in style.css).
+    parts.append('<svg viewBox="0 0 1000 1000" preserveAspectRatio="none" overflow="visible">')
     for seg in _segments(coords):
-        d = "M" + " L".join(f"{_fmt(px)},{_fmt(py)}" for px, py in seg)
+        d = "M" + " L".join(f"{_fmt(px * 1000)},{_fmt(py * 1000)}" for px, py in seg)
         parts.append(f'<path class="line" d="{d}"/>')
+    parts.append("</svg>")
     radius = 4 if n <= 31 else 2.5
     for p, c in zip(points, coords, strict=True):
         if c is None:
             continue
         tip = p.title or f"{p.label}: {_fmt(p.value or 0)}{unit}"
         parts.append(
-            f'<circle class="dot {escape(p.css)}" cx="{_fmt(c[0])}" cy="{_fmt(c[1])}" r="{radius}">'
+            f'<circle class="dot {escape(p.css)}" cx="{_pct(c[0])}" cy="{_pct(c[1])}" r="{radius}">'
             f"<title>{escape(tip)}</title></circle>"
         )
-    parts.extend(_x_labels(points, xs))
+    parts.extend(_x_axis(slot_ticks([p.label for p in points]), n))
     parts.append("</svg>")
     return _svg(parts)
 
@@ -207,34 +262,39 @@ def bar_chart(
     y_min: float = 0.0,
     y_max: float | None = None,
     ticks: Sequence[float] | None = None,
+    slots: int | None = None,
+    x_ticks: Sequence[tuple[float, str]] | None = None,
+    bar_width: float = 0.7,
     css: str = "",
 ) -> Markup:
-    """A bar chart (points oldest first); a missing value leaves an empty slot, not a zero bar."""
+    """A bar chart (points oldest first); a missing value leaves an empty slot, not a zero bar.
+
+    By default each point has its own slot, labelled with its label. On a time axis, ``slots`` is the
+    number of days shown, each point's ``x`` its day (and time of day) in them, and ``x_ticks`` the
+    (position, label) pairs under the axis; ``bar_width`` is in slots.
+    """
     present = [p.value for p in points if p.value is not None]
     if not present:
         return Markup("")
-    lo, hi = _bounds([*present, y_min], y_min, y_max if y_max is not None else max(present) * 1.1 or 1.0)
-    if ticks is None:
-        ticks = nice_ticks(lo, hi)
-        hi = max(hi, ticks[-1])
+    top_value = y_max if y_max is not None else max(present) * 1.1 or 1.0
+    lo, hi, ticks, y = _y_frame(*_bounds([*present, y_min], y_min, top_value), ticks)
     parts = [_open(label, css)]
-    frame, y = _frame(lo, hi, unit=unit, ticks=ticks)
-    parts.extend(frame)
-    n = len(points)
-    slot = (_W - _LEFT - _RIGHT) / max(n, 1)
-    width = max(slot * 0.7, 1.0)
-    xs = [_LEFT + slot * (i + 0.5) for i in range(n)]
+    parts.extend(_y_axis(ticks, y, unit))
+    n = slots if slots is not None else len(points)
+    width = bar_width / max(n, 1)
     base = y(lo)
-    for p, x in zip(points, xs, strict=True):
+    for p, pos in zip(points, _positions(points), strict=True):
         if p.value is None:
             continue
         top = y(min(max(p.value, lo), hi))
         tip = p.title or f"{p.label}: {_fmt(p.value)}{unit}"
+        left = min(max(pos / n - width / 2, 0.0), 1.0 - width)
+        height = _pct(max(base - top, 0.002))
         parts.append(
-            f'<rect class="bar {escape(p.css)}" x="{_fmt(x - width / 2)}" y="{_fmt(top)}" '
-            f'width="{_fmt(width)}" height="{_fmt(max(base - top, 0.5))}"><title>{escape(tip)}</title></rect>'
+            f'<rect class="bar {escape(p.css)}" x="{_pct(left)}" y="{_pct(top)}" '
+            f'width="{_pct(width)}" height="{height}"><title>{escape(tip)}</title></rect>'
         )
-    parts.extend(_x_labels(points, xs))
+    parts.extend(_x_axis(x_ticks if x_ticks is not None else slot_ticks([p.label for p in points]), n))
     parts.append("</svg>")
     return _svg(parts)
 
@@ -260,17 +320,12 @@ def stacked_bar_chart(
     totals = [sum(v for v, _ in s.segments) for s in stacks if s is not None]
     if not any(totals):
         return Markup("")
-    if ticks is None:
-        ticks = nice_ticks(0.0, max(totals))
-    hi = max(max(totals), ticks[-1])
+    _, _, ticks, y = _y_frame(0.0, max(totals), ticks)
     parts = [_open(label, css)]
-    frame, y = _frame(0.0, hi, unit=unit, ticks=ticks)
-    parts.extend(frame)
+    parts.extend(_y_axis(ticks, y, unit))
     n = len(stacks)
-    slot = (_W - _LEFT - _RIGHT) / max(n, 1)
-    width = max(slot * 0.7, 1.0)
-    xs = [_LEFT + slot * (i + 0.5) for i in range(n)]
-    for s, x in zip(stacks, xs, strict=True):
+    width = 0.7 / max(n, 1)
+    for i, s in enumerate(stacks):
         if s is None:
             continue
         acc = 0.0
@@ -281,12 +336,11 @@ def stacked_bar_chart(
             top, bottom = y(acc + value), y(acc)
             acc += value
             parts.append(
-                f'<rect class="bar {escape(seg_css)}" x="{_fmt(x - width / 2)}" y="{_fmt(top)}" '
-                f'width="{_fmt(width)}" height="{_fmt(max(bottom - top, 0))}"/>'
+                f'<rect class="bar {escape(seg_css)}" x="{_pct((i + 0.5) / n - width / 2)}" y="{_pct(top)}" '
+                f'width="{_pct(width)}" height="{_pct(max(bottom - top, 0))}"/>'
             )
         parts.append("</g>")
-    labelled = [Point(s.label if s else "", None) for s in stacks]
-    parts.extend(_x_labels(labelled, xs))
+    parts.extend(_x_axis(slot_ticks([s.label if s else "" for s in stacks]), n))
     parts.append("</svg>")
     return _svg(parts)
 

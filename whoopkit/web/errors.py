@@ -12,20 +12,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from whoopkit.errors import (
     AuthError,
     ConfigError,
     InsightsUnavailableError,
     NotFoundError,
+    NotLoggedInError,
     OAuthError,
     RateLimitedError,
     StoreError,
+    TokenFileError,
     WhoopAPIError,
     WhoopkitError,
     WhoopUnavailableError,
 )
+from whoopkit.web.security import SecurityMiddleware, csrf_token
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ def base_context(request: Request, **extra: Any) -> dict[str, Any]:
         "login_banner": None,
         "freshness": None,  # pages.freshness(...) on pages that show data
         "title": "whoopkit",
+        "csrf_token": csrf_token(request.scope),  # the hidden field of every POST form
+        "token_problem": web.token_file.problem(short=True),  # offer to move it aside
     }
     context.update(extra)
     return context
@@ -160,14 +165,24 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
         return error_page(request, 503, "whoopkit's local history cannot be used", message)
     if isinstance(exc, InsightsUnavailableError):
         return error_page(request, 503, "AI insights are unavailable", message)
+    if isinstance(exc, TokenFileError):
+        return error_page(request, 503, "whoopkit cannot use its saved login file", message)
     if isinstance(exc, ConfigError):
         return error_page(request, 503, "whoopkit is not configured", message)
     return error_page(request, 500, "Something went wrong", message)
 
 
+def _token_file_exists(request: Request) -> bool:
+    service = request.app.state.web.service
+    return service is None or service.auth_status().path.exists()
+
+
 def with_login_url(request: Request, exc: Exception) -> str:
     """The error's message; for a login problem, followed by where to log in (``settings.login_url``)."""
     text = str(exc)
+    if isinstance(exc, NotLoggedInError) and not _token_file_exists(request):
+        # Nothing saved yet (or logged out): where the token file would be is a developer's detail.
+        text = "You are not logged in to WHOOP."
     if isinstance(exc, AuthError | OAuthError):
         text = f"{text} Log in at {request.app.state.web.settings.login_url}."
     return text
@@ -218,9 +233,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error on %s", request.url.path)
-        return error_page(
-            request, 500, "Something went wrong", "An unexpected error happened; the details are in the log."
-        )
+        message = "An unexpected error happened; the details are in the log."
+        try:
+            response = error_page(request, 500, "Something went wrong", message)
+        except Exception:
+            # The page's layout reads the login state, which may be what broke: answer in plain text.
+            logger.exception("the error page itself failed on %s", request.url.path)
+            response = PlainTextResponse(f"Something went wrong. {message}", status_code=500)
+        # Starlette runs this handler outside every middleware, so SecurityMiddleware never sees the
+        # answer: add its headers here.
+        guard = SecurityMiddleware(request.app, request.app.state.web.settings)
+        for key, value in guard.headers:
+            response.headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        return response
 
     app.add_exception_handler(WhoopkitError, on_whoopkit_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

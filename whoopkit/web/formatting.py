@@ -6,6 +6,7 @@ import math
 from datetime import date, datetime
 
 from whoopkit.analytics import KJ_PER_KCAL, recovery_zone
+from whoopkit.analytics.units import day_text, duration_text
 from whoopkit.models import ScoreState
 
 DASH = "–"
@@ -13,13 +14,7 @@ DASH = "–"
 
 def duration_ms(milli: float | None) -> str:
     """``27_000_000`` → ``7 h 30 min``."""
-    if milli is None:
-        return DASH
-    minutes = round(milli / 60_000)
-    hours, minutes = divmod(minutes, 60)
-    if hours == 0:
-        return f"{minutes} min"
-    return f"{hours} h {minutes:02d} min"
+    return DASH if milli is None else duration_text(milli)
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -47,7 +42,7 @@ def km(meters: float | None) -> str:
 
 def day(value: date | None) -> str:
     """``Mon 3 Mar``."""
-    return DASH if value is None else f"{value:%a} {value.day} {value:%b}"
+    return DASH if value is None else day_text(value)
 
 
 def short_day(value: date | None) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from whoopkit.analytics import DaySummary, kj_to_kcal, whoop_day
+from whoopkit.analytics import DaySummary, build_days, kj_to_kcal, whoop_day, window_stats
 from whoopkit.models import (
     Cycle,
     ScoreState,
@@ -32,6 +32,10 @@ ZONE_TEXT = {
 }
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+# The smallest y span a chart of the metric draws, so day-to-day noise looks as small as it is.
+RHR_MIN_SPAN_BPM = 10.0
+HRV_MIN_SPAN_MS = 20.0
+SLEEP_MIN_SPAN_HOURS = 3.0
 
 Cell = str | dict[str, str]
 Value = str | int | float | None
@@ -56,18 +60,6 @@ def _asleep_milli(sleep: Sleep) -> int | None:
 
 def _minutes(milli: float | None) -> float | None:
     return None if milli is None else round(milli / MINUTE_MS, 1)
-
-
-def series_end(today: date, seen: Sequence[date]) -> date:
-    """The last day a chart shows: the newest WHOOP day when it is today or yesterday, else today.
-
-    While the user sleeps, WHOOP's current cycle is still yesterday's, so ending at the calendar
-    date would always leave an empty last slot; a real gap (no strap for days) stays visible.
-    """
-    newest = max(seen, default=None)
-    if newest is None or newest < today - timedelta(days=1):
-        return today
-    return newest
 
 
 def _daily_series(
@@ -172,19 +164,20 @@ def dashboard(
                 in_bed=_times(sleep_row.in_bed_hours, HOUR_MS),
                 performance=sleep_row.sleep_performance_pct,
                 stages=[{"name": n, "milli": v, "css": c} for n, v, c in stages],
-                stagebar=charts.stage_bar(stages),
+                stagebar=charts.stage_bar(stages, label="Last night's sleep stage mix"),
                 window=f"{fmt.clock(sleep_row.sleep_start_local)}–{fmt.clock(sleep_row.sleep_end_local)}",
             )
         else:
             sleep["state"] = fmt.state_label(sleep_row.sleep_state)
-    end = series_end(today, [r.date for r in days if r.cycle_state != "MISSING"])
     return {
         "first_name": profile.first_name if profile else "",
         "recovery": recovery,
         "strain": strain,
         "sleep": sleep,
         "body": body,
-        "trends": _trends(days, end),
+        # The sparklines cover the window ending today, like every table (an empty slot while today
+        # has no data yet), never a window shifted back a day.
+        "trends": _trends(days, today),
     }
 
 
@@ -202,23 +195,29 @@ def _trends(days: Sequence[DaySummary], today: date) -> list[dict[str, Any]]:
     def last(values: list[float | None]) -> float | None:
         return next((v for v in reversed(values) if v is not None), None)
 
-    rows = [
-        ("Recovery", rec, "recovery", fmt.percent(last(rec))),
-        ("HRV", hrv, "hrv", fmt.number(last(hrv), 0, "ms")),
-        ("Resting HR", rhr, "rhr", fmt.number(last(rhr), 0, "bpm")),
-        ("Strain", strain, "strain", fmt.number(last(strain), 1)),
-        ("Sleep", slept, "sleep", fmt.duration_ms(_times(last(slept), HOUR_MS))),
+    # (label, values, css, shown value, y_min, y_max, min_span): the same honest ranges as the charts.
+    rows: list[tuple[str, list[float | None], str, str, float | None, float | None, float]] = [
+        ("Recovery", rec, "recovery", fmt.percent(last(rec)), 0.0, 100.0, 0.0),
+        ("HRV", hrv, "hrv", fmt.number(last(hrv), 0, "ms"), None, None, HRV_MIN_SPAN_MS),
+        ("Resting HR", rhr, "rhr", fmt.number(last(rhr), 0, "bpm"), None, None, RHR_MIN_SPAN_BPM),
+        ("Strain", strain, "strain", fmt.number(last(strain), 1), 0.0, 21.0, 0.0),
+        (
+            "Sleep",
+            slept,
+            "sleep",
+            fmt.duration_ms(_times(last(slept), HOUR_MS)),
+            None,
+            None,
+            SLEEP_MIN_SPAN_HOURS,
+        ),
     ]
     out = []
-    for label, values, css, value in rows:
+    for label, values, css, value, y_min, y_max, min_span in rows:
         if any(v is not None for v in values):
-            out.append(
-                {
-                    "label": label,
-                    "svg": charts.sparkline(values, label=f"{label}, last 7 days", css=css),
-                    "value": value,
-                }
+            svg = charts.sparkline(
+                values, label=f"{label}, last 7 days", css=css, y_min=y_min, y_max=y_max, min_span=min_span
             )
+            out.append({"label": label, "svg": svg, "value": value})
     return out
 
 
@@ -229,8 +228,7 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
     """Strain per day: a bar chart and a table."""
     cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
     pairs = [(whoop_day(c), c.score.strain if c.score else None) for c in cycles]
-    end = series_end(today, [d for d, _ in pairs])
-    points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, end)]
+    points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, today)]
     rows = []
     export: list[list[Value]] = []
     for c in cycles:
@@ -261,7 +259,9 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
             ]
         )
     scored = [c.score.strain for c in cycles if c.score]
-    summary = [("Average strain", fmt.number(sum(scored) / len(scored), 1))] if scored else []
+    # The same average as every tool's: completed days only (analytics.window_stats).
+    avg = window_stats(build_days(cycles), today, days).avg_strain
+    summary = [("Average strain, completed days", fmt.number(avg, 1))] if avg is not None else []
     if scored:
         summary.append(("Highest", fmt.number(max(scored), 1)))
     return {
@@ -300,15 +300,25 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
 def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dict[str, Any]:
     """Workouts: strain per workout and a table with duration, heart rate, energy, distance."""
     workouts = sorted(workouts, key=lambda w: w.start, reverse=True)
-    points = [
-        charts.Point(
-            fmt.short_day(w.local_start.date()),
-            w.score.strain if w.score else None,
-            title=f"{w.sport_name}, {fmt.day(w.local_start.date())}: "
-            + (f"strain {w.score.strain:.1f}" if w.score else fmt.state_label(w.score_state)),
+    # A true time axis: one slot per day of the range, each bar at its workout's day and time of day,
+    # so a busy week looks busy and an empty one empty.
+    first = today - timedelta(days=days - 1)
+    points = []
+    for w in reversed(workouts):
+        local = w.local_start
+        slot = (local.date() - first).days + (local.hour * 60 + local.minute) / 1440
+        if not 0 <= slot < days:
+            continue
+        points.append(
+            charts.Point(
+                fmt.short_day(local.date()),
+                w.score.strain if w.score else None,
+                title=f"{w.sport_name}, {fmt.day(local.date())} {fmt.clock(local)}: "
+                + (f"strain {w.score.strain:.1f}" if w.score else fmt.state_label(w.score_state)),
+                x=slot,
+            )
         )
-        for w in reversed(workouts)
-    ]
+    day_ticks = charts.slot_ticks([fmt.short_day(first + timedelta(days=k)) for k in range(days)])
     rows = []
     export: list[list[Value]] = []
     for w in workouts:
@@ -372,7 +382,14 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
             {
                 "title": "Strain per workout",
                 "svg": charts.bar_chart(
-                    points, label="Strain per workout", y_max=21, ticks=[0, 7, 14, 21], css="strain"
+                    points,
+                    label="Strain per workout",
+                    y_max=21,
+                    ticks=[0, 7, 14, 21],
+                    slots=days,
+                    x_ticks=day_ticks,
+                    bar_width=0.4,  # a morning and an evening workout of one day stay two bars
+                    css="strain",
                 ),
             }
         ],
@@ -387,8 +404,7 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     by_day: dict[date, Sleep] = {}
     for s in nights:
         by_day.setdefault(whoop_day(s), s)
-    end = series_end(today, list(by_day))
-    span = [end - timedelta(days=k) for k in range(days - 1, -1, -1)]
+    span = [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
     stacks: list[charts.Stack | None] = []  # an empty Stack keeps the day's axis label
     perf: list[charts.Point] = []
     for d in span:
@@ -524,10 +540,9 @@ def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> 
     with_recovery = sorted(
         (r for r in day_rows if r.recovery_state != "MISSING"), key=lambda r: r.date, reverse=True
     )
-    end = series_end(today, [r.date for r in with_recovery])
 
     def series(field: str) -> list[tuple[date, float | None]]:
-        return _daily_series([(r.date, getattr(r, field)) for r in with_recovery], days, end)
+        return _daily_series([(r.date, getattr(r, field)) for r in with_recovery], days, today)
 
     rec_points = [charts.Point(fmt.short_day(d), v, css=fmt.zone(v)) for d, v in series("recovery_pct")]
     rows = []
@@ -556,14 +571,16 @@ def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> 
                 r.skin_temp_c,
             ]
         )
-    scores = [r.recovery_pct for r in with_recovery if r.recovery_pct is not None]
+    stats = window_stats(day_rows, today, days)  # the same counts and average as every tool's
     summary = []
-    if scores:
-        summary.append(("Average recovery", fmt.percent(sum(scores) / len(scores))))
-        for zone_name in ("green", "yellow", "red"):
-            summary.append(
-                (f"{zone_name.title()} days", str(sum(1 for v in scores if fmt.zone(v) == zone_name)))
-            )
+    if stats.recoveries_scored:
+        summary.append(("Average recovery", fmt.percent(stats.avg_recovery_pct)))
+        for zone_name, count in (
+            ("green", stats.green_days),
+            ("yellow", stats.yellow_days),
+            ("red", stats.red_days),
+        ):
+            summary.append((f"{zone_name.title()} days", str(count)))
     return {
         "heading": "Recovery",
         "columns": ["Day", "Recovery", "HRV", "Resting HR", "SpO₂", "Skin temp"],
@@ -606,6 +623,7 @@ def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> 
                     [charts.Point(fmt.short_day(d), v) for d, v in series("hrv_ms")],
                     label="HRV per day",
                     unit="",
+                    min_span=HRV_MIN_SPAN_MS,
                     css="hrv",
                 ),
             },
@@ -614,6 +632,7 @@ def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> 
                 "svg": charts.line_chart(
                     [charts.Point(fmt.short_day(d), v) for d, v in series("resting_hr_bpm")],
                     label="Resting heart rate per day",
+                    min_span=RHR_MIN_SPAN_BPM,
                     css="rhr",
                 ),
             },

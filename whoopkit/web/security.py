@@ -8,7 +8,15 @@ Remote access (a non-loopback ``HOST``) needs BOTH ``WHOOP_WEB_ALLOW_REMOTE=1`` 
 * as HTTP basic auth with the token as the password (any user name), e.g. for curl.
 
 Without an access token the app also refuses requests from non-loopback clients and requests whose
-``Host`` header is not a loopback name (DNS-rebinding protection).
+``Host`` header is not a loopback name (DNS-rebinding protection); a malformed ``Host`` is a 400.
+
+The return from WHOOP is a cross-site navigation, which never carries the SameSite=Strict access
+cookie, so ``/login`` also sets a login-scoped cookie: SameSite=Lax, ``Path=/callback``, ten minutes,
+accepted on ``/callback`` only.
+
+CSRF: every response to a browser without one gets a random ``whoopkit_session`` cookie (HttpOnly,
+SameSite=Lax); state-changing forms carry :func:`csrf_token` of it, an HMAC with a key that lives in
+this process only, and :func:`check_form_post` checks it (and refuses ``Origin: null`` and cross-site).
 """
 
 from __future__ import annotations
@@ -19,22 +27,39 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
 from http.cookies import SimpleCookie
 from ipaddress import ip_address
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whoopkit.config import Settings
 from whoopkit.errors import ConfigError
+from whoopkit.logs import RedactSecretsFilter as RedactSecretsFilter  # re-exported: shared with MCP HTTP
+from whoopkit.logs import install_log_redaction as install_log_redaction
+from whoopkit.logs import redact as redact
+from whoopkit.service import one_answer
 
 logger = logging.getLogger(__name__)
 
 ACCESS_COOKIE = "whoopkit_access"
+LOGIN_ACCESS_COOKIE = "whoopkit_access_login"
+LOGIN_RETURN_PATH = "/callback"
+SESSION_COOKIE = "whoopkit_session"
+CSRF_FIELD = "csrf_token"
+_SESSION_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+# Signs the CSRF tokens; process memory only, so a restart just asks open pages to be reloaded.
+_CSRF_KEY = secrets.token_bytes(32)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # Paths a load balancer or the user's own checks may poll without the access token.
 OPEN_PATHS = frozenset({"/healthz"})
+# What another website may still make the browser request (``Sec-Fetch-Site: cross-site``): the login
+# round trip (WHOOP's consent page sends the browser back to /callback), and, as a top-level navigation
+# only, the dashboard it lands on (after a cross-site redirect chain the browser still says cross-site).
+CROSS_SITE_PATHS = frozenset({"/login", "/callback", "/healthz"})
+CROSS_SITE_LANDINGS = frozenset({"/", "/dashboard"})
 
 
 def origin_of(url: str) -> str:
@@ -59,6 +84,16 @@ FAKE_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def _hostname(host: str) -> str | None:
+    """The name in a ``Host`` header, or None when it is malformed (``[::1`` or a bad port)."""
+    try:
+        parts = urlsplit(f"//{host}")
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return None
+    return parts.hostname or ""
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -91,38 +126,86 @@ def check_bind(settings: Settings, host: str | None = None) -> None:
         raise ConfigError("WHOOP_WEB_ACCESS_TOKEN must be at least 16 characters long.")
 
 
-_SECRET_PARAMS = re.compile(r"((?:access_token|code|state)=)[^&\s\"]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``/callback?code=abc&state=xyz`` → ``/callback?code=REDACTED&state=REDACTED`` (also access_token)."""
-    return _SECRET_PARAMS.sub(r"\1REDACTED", text)
-
-
-class RedactSecretsFilter(logging.Filter):
-    """Keeps OAuth codes, states and the access token out of uvicorn's access log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact secret query parameters in the record's arguments; never drops a record."""
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        return True
-
-
-def install_log_redaction() -> None:
-    """Attach :class:`RedactSecretsFilter` to uvicorn's access logger (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactSecretsFilter) for f in access.filters):
-        access.addFilter(RedactSecretsFilter())
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return bytes(value).decode("latin-1")
     return None
+
+
+def _cookies(scope: Scope) -> SimpleCookie:
+    cookie: SimpleCookie = SimpleCookie()
+    header = _header(scope, b"cookie")
+    if header:
+        try:
+            cookie.load(header)
+        except Exception:  # a malformed cookie header is simply "no cookie"
+            cookie = SimpleCookie()
+    return cookie
+
+
+def session_of(scope: Scope) -> str | None:
+    """The browser's CSRF session id (from its cookie, or the one the middleware just gave it)."""
+    state = scope.get("state") or {}
+    session = state.get(SESSION_COOKIE)
+    return session if isinstance(session, str) else None
+
+
+def csrf_token(scope: Scope) -> str:
+    """The hidden-field value the state-changing forms on this browser's pages must send back."""
+    session = session_of(scope) or ""
+    return hmac.new(_CSRF_KEY, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_refusal(scope: Scope, sent: str | None) -> str | None:
+    """Why a form POST must be refused (cross-site, ``Origin: null``, bad token); None if fine."""
+    site = _header(scope, b"sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return "the browser marked it as coming from another site"
+    origin = _header(scope, b"origin")
+    if origin is not None:
+        if origin == "null":
+            return "it came from a page without an origin (a sandboxed frame, a file or a data: URL)"
+        host = _header(scope, b"host") or ""
+        if urlsplit(origin).netloc.lower() != host.lower():
+            return "it came from another site"
+    if session_of(scope) is None or not sent:
+        return "it carried no form token"
+    if not hmac.compare_digest(sent.encode(), csrf_token(scope).encode()):
+        return "its form token is out of date (reload the page and try again)"
+    return None
+
+
+def safe_path(path: str) -> str:
+    """``path`` as a same-origin redirect target: ``//evil.example/`` becomes ``/evil.example/``."""
+    # Browsers read a leading // (or a backslash) as another host; quote() also keeps CR/LF out of the header.
+    return "/" + quote(path.lstrip("/\\"), safe="/:@!$&'()*+,;=-._~")
+
+
+def _cross_site_refusal(scope: Scope) -> tuple[int, str] | None:
+    """A 403 for what another website makes the browser fetch (``<img src>``, scripts, frames, fetch).
+
+    Each such request would spend the app's WHOOP budget, so any page could drain it. Bookmarks and typed
+    URLs send ``Sec-Fetch-Site: none``; clients without the header (curl, old browsers) are not judged.
+    """
+    if (_header(scope, b"sec-fetch-site") or "").strip().lower() != "cross-site":
+        return None
+    path = scope["path"]
+    if path in CROSS_SITE_PATHS or path.startswith("/static/"):
+        return None
+    top_level = (
+        scope.get("method") == "GET"
+        and (_header(scope, b"sec-fetch-mode") or "").lower() == "navigate"
+        and (_header(scope, b"sec-fetch-dest") or "document").lower() == "document"
+    )
+    if top_level and path in CROSS_SITE_LANDINGS:
+        return None
+    logger.warning("refused a cross-site request for %s", path)
+    return (
+        403,
+        "This dashboard does not answer requests made by other websites. Open it from a bookmark or "
+        "by typing its address.",
+    )
 
 
 class SecurityMiddleware:
@@ -137,6 +220,9 @@ class SecurityMiddleware:
         # The cookie carries a digest, not the token itself, so any characters are fine in the token.
         self.cookie_value = hmac.new(
             self.access_token.encode(), b"whoopkit-access", hashlib.sha256
+        ).hexdigest()
+        self.login_cookie_value = hmac.new(
+            self.access_token.encode(), b"whoopkit-access-login-return", hashlib.sha256
         ).hexdigest()
         self.allowed_hosts = set(LOOPBACK_NAMES)
         for url in (settings.whoop_redirect_uri,):
@@ -163,14 +249,29 @@ class SecurityMiddleware:
         if scope["path"].startswith(FAKE_PREFIX + "/"):
             headers = [(b"content-security-policy", FAKE_CSP.encode()), *self.headers[1:]]
 
+        cookies = _cookies(scope)
+        set_cookies: list[tuple[bytes, bytes]] = []
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        morsel = cookies.get(SESSION_COOKIE)
+        session = morsel.value if morsel is not None and _SESSION_RE.fullmatch(morsel.value) else None
+        if session is None:
+            session = secrets.token_urlsafe(32)
+            set_cookies.append(
+                (
+                    b"set-cookie",
+                    f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax{secure}".encode(),
+                )
+            )
+        scope.setdefault("state", {})[SESSION_COOKIE] = session
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in headers if k not in names]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = [*message.get("headers", []), *extra, *set_cookies]
             await send(message)
 
-        refusal = self._refusal(scope)
+        refusal = self._refusal(scope) or _cross_site_refusal(scope)
         if refusal is not None:
             await self._respond(send_with_headers, *refusal)
             return
@@ -179,6 +280,13 @@ class SecurityMiddleware:
             if verdict == "redirect":
                 await self._redirect_setting_cookie(scope, send_with_headers)
                 return
+            if verdict == "ok" and scope["path"] == "/login":
+                # WHOOP sends the browser back cross-site, without the Strict cookie: let /callback in.
+                login_cookie = (
+                    f"{LOGIN_ACCESS_COOKIE}={self.login_cookie_value}; Path={LOGIN_RETURN_PATH}; HttpOnly; "
+                    f"SameSite=Lax; Max-Age=600{secure}"
+                )
+                set_cookies.append((b"set-cookie", login_cookie.encode()))
             if verdict == "deny":
                 await self._respond(
                     send_with_headers,
@@ -189,9 +297,13 @@ class SecurityMiddleware:
                     [(b"www-authenticate", b'Basic realm="whoopkit", charset="UTF-8"')],
                 )
                 return
-        await self.app(scope, receive, send_with_headers)
+        with one_answer():  # every WHOOP wait of this request shares WHOOP_REQUEST_DEADLINE
+            await self.app(scope, receive, send_with_headers)
 
     def _refusal(self, scope: Scope) -> tuple[int, str] | None:
+        host = _header(scope, b"host")
+        if host is not None and _hostname(host) is None:
+            return 400, "The Host header of this request is malformed."
         if self.access_token:
             return None
         client = scope.get("client")
@@ -205,7 +317,9 @@ class SecurityMiddleware:
                 return 403, "This dashboard only answers requests from this computer."
         host = _header(scope, b"host")
         if host is not None:
-            hostname = urlsplit(f"//{host}").hostname or ""
+            hostname = _hostname(host)
+            if hostname is None:
+                return 400, "The Host header of this request is malformed."
             if hostname.lower() not in self.allowed_hosts:
                 return (
                     421,
@@ -217,16 +331,17 @@ class SecurityMiddleware:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if "access_token" in query:
             return "redirect" if self._matches(query["access_token"]) else "deny"
-        cookie_header = _header(scope, b"cookie")
-        if cookie_header:
-            cookie: SimpleCookie = SimpleCookie()
-            try:
-                cookie.load(cookie_header)
-            except Exception:  # a malformed cookie header is simply "no cookie"
-                cookie = SimpleCookie()
-            morsel = cookie.get(ACCESS_COOKIE)
-            if morsel is not None and hmac.compare_digest(morsel.value.encode(), self.cookie_value.encode()):
-                return "ok"
+        cookie = _cookies(scope)
+        morsel = cookie.get(ACCESS_COOKIE)
+        if morsel is not None and hmac.compare_digest(morsel.value.encode(), self.cookie_value.encode()):
+            return "ok"
+        morsel = cookie.get(LOGIN_ACCESS_COOKIE)
+        if (
+            scope["path"] == LOGIN_RETURN_PATH
+            and morsel is not None
+            and hmac.compare_digest(morsel.value.encode(), self.login_cookie_value.encode())
+        ):
+            return "ok"
         auth = _header(scope, b"authorization")
         if auth and auth.lower().startswith("basic "):
             try:
@@ -247,7 +362,7 @@ class SecurityMiddleware:
             for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
             if k != "access_token"
         ]
-        location = scope["path"] + (f"?{urlencode(query)}" if query else "")
+        location = safe_path(scope["path"]) + (f"?{urlencode(query)}" if query else "")
         secure = "; Secure" if scope.get("scheme") == "https" else ""
         cookie = (
             f"{ACCESS_COOKIE}={self.cookie_value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{secure}"

@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 
 from whoopkit.config import Settings
 from whoopkit.errors import WhoopkitError
-from whoopkit.oauth import StateStore
+from whoopkit.oauth import LoginStates
+from whoopkit.tokens import TokenStore
 
 if TYPE_CHECKING:
     import ollama
@@ -53,13 +54,19 @@ class WebState:
     templates: Jinja2Templates
     demo: bool
     fake: FakeWhoop | None
-    states: StateStore = field(default_factory=StateStore)
+    states: LoginStates = field(default_factory=LoginStates)
     service: WhoopService | None = None
     startup_error: WhoopkitError | None = None  # why the service could not be built (shown as a page)
     ollama_factory: Any = None  # () -> ollama.AsyncClient; tests point it at a fake Ollama
     insight_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)  # prompt hash -> answer
     sync: SyncStatus = field(default_factory=SyncStatus)
     sync_wake: asyncio.Event = field(default_factory=asyncio.Event)  # set: the background sync runs now
+    # The configured (real) token cache, also in demo mode: the pages say when it is unusable.
+    token_file: TokenStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Open (not read) the configured token cache."""
+        self.token_file = TokenStore(self.settings.whoop_token_cache)
 
     def require_service(self) -> WhoopService:
         """The data service.

@@ -34,7 +34,7 @@ from whoopkit.mcp_server.state import service_of
 if TYPE_CHECKING:
     from whoopkit.service import Answer, Freshness
 
-BASELINE_DAYS = 30
+BASELINE_DAYS = analytics.BASELINE_DAYS  # the personal baseline: the 30 days before today
 BASELINE_HISTORY_DAYS = 60
 # Periods further apart than this are read separately: the months between would only cost sync.
 ADJACENT_GAP_DAYS = 7
@@ -59,14 +59,14 @@ async def get_trends(
 ) -> Annotated[CallToolResult, TrendsOut]:
     """Trends over the last `days` days: recovery, HRV, resting HR, sleep, strain, workouts and more.
 
-    Per metric: mean, median, min/max, personal baseline (median over at least the last 60 days),
+    Per metric: mean, median, min/max, personal baseline (mean of the 30 days before the latest day),
     slope per week with a direction (improving / declining / stable) and outlier days.
     """
     service = await service_of(ctx)
 
     async def read(today: date) -> "tuple[date, Answer[list[DaySummary]]]":
-        # The personal baseline (median) and outlier scale come from at least BASELINE_HISTORY_DAYS of
-        # data: a short window is extended into the days before it, a long one is its own baseline.
+        # The outlier scale comes from at least BASELINE_HISTORY_DAYS of data, and the baseline from the
+        # 30 days before the latest day: a short window is extended into the days before it.
         first = today - timedelta(days=max(days, BASELINE_HISTORY_DAYS) - 1)
         return today, await service.days(first, today)
 
@@ -148,7 +148,7 @@ def _periods(
         a = resolve_range(days, first_start, first_end, today)
         b = resolve_range(days, second_start, second_end, today)
     else:
-        b = (today - timedelta(days=days - 1), today)
+        b = analytics.day_window(today, days)
         a = (b[0] - timedelta(days=days), b[0] - timedelta(days=1))
     if (max(a[1], b[1]) - min(a[0], b[0])).days + 1 > 365:
         raise ToolError("The two periods together span more than 365 days; choose closer periods.")

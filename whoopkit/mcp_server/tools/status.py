@@ -3,11 +3,13 @@
 No ``from __future__ import annotations`` here: the SDK evaluates the tool signatures at registration.
 """
 
+import contextlib
 from datetime import UTC
 from typing import TYPE_CHECKING, Annotated
 
 from mcp.types import CallToolResult
 
+from whoopkit.errors import WhoopkitError
 from whoopkit.mcp_server.common import Ctx, ToolFn, content, envelope, note
 from whoopkit.mcp_server.errors import web_app_command
 from whoopkit.mcp_server.schemas import AuthStatusOut
@@ -25,12 +27,26 @@ async def get_auth_status(ctx: Ctx) -> Annotated[CallToolResult, AuthStatusOut]:
 async def auth_status_result(service: "WhoopService") -> CallToolResult:
     """``get_auth_status``'s result (also the ``whoop://status`` resource)."""
     status = service.auth_status()
+    if service.demo and not status.logged_in:
+        # The demo login is automatic and in-process: redo it rather than report a fixable state.
+        with contextlib.suppress(WhoopkitError):
+            await service.demo_login()
+        status = service.auth_status()
     login_url, command = service.login_url, web_app_command()
-    if service.demo:
+    own_data = (
+        "To read your own data, set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in .env and log in at "
+        f"{login_url}."
+    )
+    if service.demo and status.logged_in:
         text = (
-            "Connected to the simulated demo WHOOP (not your WHOOP account); its demo login is automatic. "
-            "To read your own data, set WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET in .env and log in at "
-            f"{login_url}."
+            "Demo mode: reading the simulated demo WHOOP (generated data, not your WHOOP account); "
+            f"its demo login is automatic and shared with the web app. {own_data}"
+        )
+    elif service.demo:
+        problem = f" ({status.error.rstrip('.')})" if status.error else ""
+        text = (
+            f"Demo mode: not logged in to the simulated demo WHOOP{problem}; ask again to retry the "
+            f"automatic demo login, or log in at {login_url} with the web app running ({command}). {own_data}"
         )
     elif status.logged_in:
         expires = f"{status.expires_at:%Y-%m-%d %H:%M} UTC" if status.expires_at else "at an unknown time"

@@ -38,6 +38,7 @@ from whoopkit.mcp_server.schemas import (
 )
 from whoopkit.mcp_server.state import service_of
 from whoopkit.models import UserBodyMeasurement
+from whoopkit.text import one_line
 
 if TYPE_CHECKING:
     from whoopkit.service import WhoopService
@@ -75,8 +76,8 @@ async def profile_result(service: "WhoopService") -> CallToolResult:
     return content(
         ProfileOut(
             **envelope(service, answer.freshness),
-            summary=f"WHOOP member {profile.first_name} {profile.last_name} ({profile.email})."
-            + note(service, answer.freshness),
+            summary=f"WHOOP member {one_line(f'{profile.first_name} {profile.last_name}')} "
+            f"({one_line(profile.email, 120)})." + note(service, answer.freshness),
             user_id=profile.user_id,
             first_name=profile.first_name,
             last_name=profile.last_name,
@@ -149,9 +150,13 @@ async def get_recent_cycles(ctx: Ctx, limit: Limit = 7) -> Annotated[CallToolRes
     answer = await service.latest("cycles", limit)
     items = [analytics.summarize_strain(c) for c in answer.data]
     strains = [i.strain for i in items if i.strain is not None]
+    # The average every face shows leaves out the open cycle: its strain is still accumulating.
+    completed = [i.strain for i in items if i.strain is not None and not i.open]
     text = f"{len(items)} cycles"
     if strains:
-        text += f", day strain {min(strains):.1f}-{max(strains):.1f} (mean {sum(strains) / len(strains):.1f})"
+        text += f", day strain {min(strains):.1f}-{max(strains):.1f}"
+    if completed:
+        text += f" (mean of the completed days {sum(completed) / len(completed):.1f})"
     pending = sum(1 for i in items if i.state == "PENDING_SCORE")
     if pending:
         text += f", {pending} pending score"
@@ -198,7 +203,8 @@ async def get_recent_workouts(ctx: Ctx, limit: Limit = 5) -> Annotated[CallToolR
     text = f"{len(items)} workouts"
     if items:
         text += ": " + "; ".join(
-            f"{w.local_date} {w.sport} {w.duration_minutes:.0f} min strain {score(w.strain, w.state, '', 1)}"
+            f"{w.local_date} {one_line(w.sport)} {w.duration_minutes:.0f} min "
+            f"strain {score(w.strain, w.state, '', 1)}"
             for w in items[:5]
         )
     return content(
@@ -265,7 +271,7 @@ async def health_summary_result(service: "WhoopService") -> CallToolResult:
     if out.recent_workouts:
         w = out.recent_workouts[0]
         parts.append(
-            f"Last workout: {w.sport} on {w.local_date}, {w.duration_minutes:.0f} min, "
+            f"Last workout: {one_line(w.sport)} on {w.local_date}, {w.duration_minutes:.0f} min, "
             f"strain {score(w.strain, w.state, '', 1)}."
         )
     if recent.body is not None:

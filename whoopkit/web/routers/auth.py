@@ -1,4 +1,10 @@
-"""The OAuth round trip: ``/login`` (to WHOOP's consent page), ``/callback`` (back) and ``/logout``."""
+"""The OAuth round trip: ``/login`` (to WHOOP's consent page), ``/callback`` (back) and ``/logout``.
+
+Also ``POST /token-file/move-aside``, which renames an unusable token cache out of the way so the
+user can log in again (it is never deleted). Every POST needs the page's CSRF token
+(``security.csrf_refusal``); a callback changes nothing unless it carries the state signed into this
+browser's cookie (``oauth.LoginStates``), so no other site can spoil or forge a login.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,15 @@ import logging
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from whoopkit import runtime
-from whoopkit.errors import ConfigError, WhoopkitError
+from whoopkit.errors import ConfigError, TokenFileError, WhoopkitError
 from whoopkit.web.deps import ServiceDep, SettingsDep, WebDep
 from whoopkit.web.errors import error_page, oauth_hints, with_login_url
-from whoopkit.web.security import FAKE_PREFIX, LOOPBACK_NAMES
+from whoopkit.web.security import CSRF_FIELD, FAKE_PREFIX, LOOPBACK_NAMES, csrf_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ async def login(request: Request, web: WebDep, settings: SettingsDep, service: S
     canonical = canonical_login(request, settings.whoop_redirect_uri)
     if canonical is not None:
         return RedirectResponse(canonical, status_code=303)
-    state = web.states.issue()
+    state, cookie_value = web.states.issue()
     url = service.authorize_url(state)
     if service.demo:
         # The runtime talks to the fake in-process; the browser reaches it under /_fake_whoop.
@@ -71,7 +78,7 @@ async def login(request: Request, web: WebDep, settings: SettingsDep, service: S
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         STATE_COOKIE,
-        state,
+        cookie_value,
         max_age=600,
         httponly=True,
         samesite="lax",
@@ -82,10 +89,13 @@ async def login(request: Request, web: WebDep, settings: SettingsDep, service: S
     return response
 
 
-def _callback_error(request: Request, status: int, heading: str, message: str) -> Response:
+def _callback_error(
+    request: Request, status: int, heading: str, message: str, *, end_login: bool = True
+) -> Response:
     hints = oauth_hints(request, check_credentials=False)
     response = error_page(request, status, heading, message, hints=hints, show_login=True)
-    response.delete_cookie(STATE_COOKIE, path="/")
+    if end_login:
+        response.delete_cookie(STATE_COOKIE, path="/")
     return response
 
 
@@ -94,9 +104,20 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
     """Check the state (once), exchange the code and save the token (the service), go to the dashboard."""
     params = request.query_params
     state = params.get("state")
-    cookie_state = request.cookies.get(STATE_COOKIE)
-    # Consume first, whatever else is wrong, so a state can never be replayed.
-    state_ok = web.states.consume(state) and bool(state) and cookie_state == state
+    cookie = request.cookies.get(STATE_COOKIE)
+    if not web.states.matches(state, cookie):
+        # Not this browser's login (forged, replayed, expired or from another site): change nothing,
+        # so a link planted elsewhere cannot spoil the login this browser has in progress.
+        return _callback_error(
+            request,
+            400,
+            "This login link is not valid",
+            "The login's state did not match (it expired, was already used, or came from another "
+            "browser or host). Start the login again.",
+            end_login=False,
+        )
+    # Consume before anything else, so a state can never be replayed.
+    state_ok = web.states.consume(state, cookie)
     error = params.get("error")
     if error:
         if error == "access_denied":
@@ -126,6 +147,8 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
         )
     try:
         await service.login_with_code(code)
+    except TokenFileError:
+        raise  # a local problem with its own page (what to move or remove), not a failed login
     except WhoopkitError as exc:
         logger.warning("code exchange failed: %s", type(exc).__name__)
         return _callback_error(request, 400, "The WHOOP login did not complete", with_login_url(request, exc))
@@ -136,49 +159,69 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
     return response
 
 
-def same_origin(request: Request) -> bool:
-    """Whether a POST comes from our own pages (a CSRF check that needs no token).
-
-    Browsers send Sec-Fetch-Site; with Referrer-Policy no-referrer a form POST's Origin is "null",
-    so Origin is only compared when it is a real origin. Clients that send neither (curl) pass.
-    """
-    site = request.headers.get("sec-fetch-site")
-    if site is not None:
-        return site in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        return urlsplit(origin).netloc == request.url.netloc
-    return True
-
-
 DELETE_DATA_VALUES = frozenset({"1", "on", "true", "yes"})
-MAX_FORM_BYTES = 4096  # the logout form has one checkbox
+MAX_FORM_BYTES = 4096  # the forms have a checkbox and the CSRF token
 
 
-async def wants_data_deleted(request: Request) -> bool:
-    """Whether the logout form's "also delete my local data" box (``delete_data``) was ticked.
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A small urlencoded form (empty for anything else or anything larger).
 
-    The form is parsed here rather than with FastAPI's ``Form()``, which needs python-multipart for
-    one urlencoded field; anything else than a small urlencoded form keeps the data.
+    Parsed here rather than with FastAPI's ``Form()``, which needs python-multipart for a few
+    urlencoded fields.
     """
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        return False
+        return {}
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
-            return False
-    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("delete_data", [])
-    return any(v.strip().lower() in DELETE_DATA_VALUES for v in values)
+            return {}
+    return parse_qs(body.decode("latin-1"), keep_blank_values=True)
+
+
+def wants_data_deleted(form: dict[str, list[str]]) -> bool:
+    """Whether the logout form's "also delete my local data" box (``delete_data``) was ticked."""
+    return any(v.strip().lower() in DELETE_DATA_VALUES for v in form.get("delete_data", []))
+
+
+def refused_post(request: Request, form: dict[str, list[str]], what: str) -> Response | None:
+    """A 403 page when the POST did not come from one of this browser's own pages, else None."""
+    why = csrf_refusal(request.scope, (form.get(CSRF_FIELD) or [""])[0])
+    if why is None:
+        return None
+    logger.warning("refused a POST to %s: %s", request.url.path, why)
+    return error_page(
+        request,
+        403,
+        "Request refused",
+        f"whoopkit did not {what}, because the request did not come from its own page ({why}). "
+        f"Use the button on the dashboard.",
+    )
 
 
 @router.post("/logout")
 async def logout(request: Request, service: ServiceDep) -> Response:
-    """Revoke WHOOP access and remove the token file; delete the local history only if ticked."""
-    if not same_origin(request):
-        return error_page(request, 403, "Cross-site request refused", "Log out from the dashboard itself.")
-    delete = await wants_data_deleted(request)
+    """Remove the token file, then revoke WHOOP access; delete the local history only if ticked."""
+    form = await read_form(request)
+    refusal = refused_post(request, form, "log you out")
+    if refusal is not None:
+        return refusal
+    delete = wants_data_deleted(form)
     await service.logout(delete_local_data=delete)
     logger.info("logged out of WHOOP (%s)", "local history deleted" if delete else "local history kept")
     return RedirectResponse("/?logged_out=1" + ("&deleted=1" if delete else ""), status_code=303)
+
+
+@router.post("/token-file/move-aside")
+async def move_token_file_aside(request: Request, web: WebDep) -> Response:
+    """Rename an unusable token cache to ``<name>.corrupt-<time>`` and go to the login."""
+    form = await read_form(request)
+    refusal = refused_post(request, form, "move the saved login file")
+    if refusal is not None:
+        return refusal
+    if web.token_file.problem() is None:
+        return RedirectResponse("/", status_code=303)  # already fixed (another tab, or by hand)
+    moved = await anyio.to_thread.run_sync(web.token_file.move_aside)
+    logger.warning("the unusable token cache was moved to %s", moved)
+    return RedirectResponse("/login", status_code=303)

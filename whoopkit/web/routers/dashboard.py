@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -39,9 +37,9 @@ async def dashboard(request: Request, service: ServiceDep) -> Response:
     """Today's recovery, HRV, resting HR, strain, last night's sleep, body, 7-day trends."""
     service.require_login()  # a cheap local check, so a logged-out page fails fast with the banner
     answer = await service.recent()
-    today = service.today()
     # recent() has just brought these days up to date: the day rows come from the store alone.
-    rows = service.stored_days(today - timedelta(days=RECENT_DAYS - 1), today)
+    start, today = service.window(RECENT_DAYS)
+    rows = service.stored_days(start, today)
     context = pages.dashboard(profile=answer.data.profile, body=answer.data.body, days=rows, today=today)
     return render(
         request, "dashboard.html", title="Dashboard", freshness=freshness_of(service, answer), **context

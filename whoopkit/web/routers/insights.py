@@ -23,6 +23,30 @@ router = APIRouter()
 INSIGHT_TTL = 600.0  # a model answer stays good while the numbers it was given are the same
 
 Facts = list[tuple[str, str]]
+NoticePart = tuple[str, bool]  # (text, whether it is a command to type)
+
+
+def origin(result: insights_mod.InsightResult | None, model: str) -> str:
+    """The line under the heading: where the insight below comes from (before it arrives: neutral)."""
+    private = "nothing is sent to the cloud."
+    if result is None:
+        return f"Reading your last 30 days, with a local Ollama model ({model}) if it runs; {private}"
+    if result.source == "ollama":
+        return f"From a local Ollama model ({result.model}) reading your last 30 days; {private}"
+    return (
+        "Worked out by whoopkit's built-in rules from your last 30 days, because the local Ollama model "
+        f"did not answer (see below); {private}"
+    )
+
+
+def notice_parts(notice: str | None) -> list[NoticePart]:
+    """The notice split at its `backticks`: the commands show as code, never as literal backticks."""
+    if not notice:
+        return []
+    pieces = notice.split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: plain text
+        return [(notice.replace("`", ""), False)]
+    return [(piece, i % 2 == 1) for i, piece in enumerate(pieces) if piece]
 
 
 async def _insight_input(service: WhoopService) -> tuple[insights_mod.InsightInput, Answer[Any]]:
@@ -102,6 +126,8 @@ async def ai_insights_view(request: Request, web: WebDep, service: ServiceDep) -
         "insights.html",
         title="AI insights",
         model=web.settings.ollama_model,
+        origin=origin(result, web.settings.ollama_model),
+        notice_parts=notice_parts(result.notice if result else None),
         result=result,
         facts=facts,
         freshness=freshness,
@@ -113,6 +139,10 @@ async def ai_insights_data(web: WebDep, service: ServiceDep) -> Response:
     """The insight as JSON for the page's script (Ollama's answer, or rule-based when it is unavailable)."""
     result, facts, answer = await _generate(web, service)
     body = result.model_dump(mode="json")
+    parts = notice_parts(result.notice)
+    body["notice"] = "".join(text for text, _ in parts) or None
+    body["notice_parts"] = [{"text": text, "code": code} for text, code in parts]
+    body["origin"] = origin(result, web.settings.ollama_model)
     body["facts"] = facts
     fresh = freshness_of(service, answer)
     body["freshness"] = {

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,14 +21,26 @@ from whoopkit.web.errors import render
 from whoopkit.web.routers.common import freshness_of
 
 router = APIRouter()
+T = TypeVar("T")
 
 
-async def _window(service: WhoopService, days: int) -> tuple[date, date]:
-    """The WHOOP days a range view covers: the last ``days`` days up to the user's today."""
+async def _read(
+    service: WhoopService, days: int, fetch: Callable[[date, date], Awaitable[Answer[T]]]
+) -> tuple[Answer[T], date]:
+    """``fetch`` of the WHOOP days a range view covers (``service.window``), and the user's today.
+
+    Before the first sync "today" is the machine's date; the sync stores the user's cycles, whose zone
+    may put today on another date. Then the window is read again (from the store), like the tools do,
+    so the first page of a fresh store shows the same days as every later one.
+    """
     service.require_login()  # a cheap local check, so a logged-out page fails fast with the banner
     await service.user_id()  # "today" is in the user's zone, known once the user is
-    today = service.today()
-    return today - timedelta(days=days - 1), today
+    start, today = service.window(days)
+    answer = await fetch(start, today)
+    if service.today() != today:
+        start, today = service.window(days)
+        answer = await fetch(start, today)
+    return answer, today
 
 
 def _cell(value: object) -> object:
@@ -83,8 +96,7 @@ def _answer(
 @router.get("/cycles-view")
 async def cycles_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Day strain over the range: a chart and a table (``?format=csv``: the table as CSV)."""
-    start, today = await _window(service, days)
-    answer = await service.cycles(start, today)
+    answer, today = await _read(service, days, service.cycles)
     context = pages.cycles_view(answer.data, days=days, today=today)
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
@@ -92,8 +104,7 @@ async def cycles_view(request: Request, days: DaysDep, fmt: FormatDep, service: 
 @router.get("/workouts-view")
 async def workouts_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Workouts over the range: a chart and a table (``?format=csv``: the table as CSV)."""
-    start, today = await _window(service, days)
-    answer = await service.workouts(start, today)
+    answer, today = await _read(service, days, service.workouts)
     context = pages.workouts_view(answer.data, days=days, today=today)
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
@@ -101,8 +112,7 @@ async def workouts_view(request: Request, days: DaysDep, fmt: FormatDep, service
 @router.get("/sleep-view")
 async def sleep_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Sleep over the range: stages, performance and a table (``?format=csv``: the table as CSV)."""
-    start, today = await _window(service, days)
-    answer = await service.sleeps(start, today)
+    answer, today = await _read(service, days, service.sleeps)
     context = pages.sleep_view(answer.data, days=days, today=today)
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
@@ -110,7 +120,6 @@ async def sleep_view(request: Request, days: DaysDep, fmt: FormatDep, service: S
 @router.get("/recovery-view")
 async def recovery_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Recovery, HRV and resting HR over the range from the day rows (``?format=csv``: the table)."""
-    start, today = await _window(service, days)
-    answer = await service.days(start, today)
+    answer, today = await _read(service, days, service.days)
     context = pages.recovery_view(answer.data, days=days, today=today)
     return _answer(request, service, answer, context, days=days, fmt=fmt)

@@ -61,8 +61,23 @@
     });
     byId("insight-source").textContent = data.source === "ollama" ? "AI · " + String(data.model || "") : "Rule-based";
     var notice = byId("insight-notice");
-    notice.textContent = String(data.notice || "");
-    notice.hidden = !data.notice;
+    var parts = Array.isArray(data.notice_parts) ? data.notice_parts : [];
+    while (notice.firstChild) {
+      notice.removeChild(notice.firstChild);
+    }
+    parts.forEach(function (part) {
+      // Commands to type show as code; the text itself never carries Markdown backticks.
+      var node = part.code ? document.createElement("code") : document.createTextNode(String(part.text || ""));
+      if (part.code) {
+        node.textContent = String(part.text || "");
+      }
+      notice.appendChild(node);
+    });
+    notice.hidden = parts.length === 0;
+    var origin = byId("insight-origin");
+    if (origin && data.origin) {
+      origin.textContent = String(data.origin);
+    }
     var facts = byId("insight-facts");
     if (facts && Array.isArray(data.facts) && data.facts.length) {
       while (facts.firstChild) {

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -229,7 +230,7 @@ class WhoopClient:
         token: str | None = None
         while True:
             if token is None:
-                token = await _finish_anyway(self._tokens.access_token())
+                token = await finish_anyway(self._tokens.access_token())
             if self._limiter is not None:
                 left = self._time_left(ends)
                 cap = self.rate_limit_wait_budget if left is None else min(self.rate_limit_wait_budget, left)
@@ -269,7 +270,7 @@ class WhoopClient:
                         f"({_error_text(response, token)}): log in again."
                     )
                 refreshed = True
-                token = await _finish_anyway(self._tokens.refresh_after_unauthorized(token))
+                token = await finish_anyway(self._tokens.refresh_after_unauthorized(token))
                 continue
             if status == 429:
                 wait = _header_seconds(response.headers.get("retry-after"))
@@ -551,15 +552,30 @@ class WhoopClient:
         return page, raw
 
 
-async def _finish_anyway(work: Awaitable[str]) -> str:
+async def finish_anyway(work: Awaitable[str]) -> str:
     """``work``'s result; if the caller gives up first (its deadline), ``work`` still runs to its end.
 
     A token refresh cut short after WHOOP rotated the refresh token would lose the login, so the
     deadline may stop waiting for it but never stops it.
     """
     task = asyncio.ensure_future(work)
+    _UNFINISHED.add(task)
     task.add_done_callback(lambda done: None if done.cancelled() else done.exception())
     return await asyncio.shield(task)
+
+
+_UNFINISHED: weakref.WeakSet[asyncio.Future[str]] = weakref.WeakSet()
+
+
+async def finish_pending(grace: float = 10.0) -> None:
+    """Wait (at most ``grace`` s) for refreshes whose callers gave up, before their HTTP client closes.
+
+    Closing the client under a refresh would cut it after WHOOP may have rotated the token.
+    """
+    loop = asyncio.get_running_loop()
+    pending = [task for task in _UNFINISHED if not task.done() and task.get_loop() is loop]
+    if pending:
+        await asyncio.wait(pending, timeout=grace)
 
 
 def _ms(started: float) -> float:

@@ -56,7 +56,8 @@ def missing_dependency_message(script: str, missing: str, *, root: Path = PROJEC
     venv = venv_python(root)
     if venv.is_file() and _same_file(Path(python), venv):
         pip = root / ".venv" / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
-        return f"{what} Install the packages into it: {_shown(pip, Path.cwd())} install -r {root / REQUIREMENTS}"
+        wanted = root / REQUIREMENTS
+        return f"{what} Install the packages into it: {_shown(pip, Path.cwd())} install -r {wanted}"
     if venv.is_file():
         return f"{what} Run it with the project's virtual environment: {run_command(script, root=root)}"
     return (

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from typing import Any
 
 import filelock
 
-from whoopkit.errors import RateLimitedError
+from whoopkit.errors import RateLimitedError, WhoopUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ _NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)")
 _MAX_SERVER_WAIT = 120.0
 # Share of every window that bulk work leaves to small questions.
 PRIORITY_SHARE = 0.2
+# Longest wait for the shared budget file's lock when the caller sets no ``max_wait`` (or is bulk work).
+_LOCK_TIMEOUT = 10.0
+# Even a caller that may not queue for the budget waits this long for a lock held for a moment.
+_LOCK_GRACE = 0.5
+# Share of a caller's ``max_wait`` that may go on waiting for that lock.
+_LOCK_SHARE = 0.8
 
 _BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("whoopkit_bulk_requests", default=False)
 
@@ -203,6 +210,7 @@ class SharedRateLimiter(RateLimiter):
         self.path = path
         self.max_per_day = max_per_day
         self._lock = filelock.FileLock(str(path) + ".lock", thread_local=False)
+        self._threads = threading.Lock()
 
     def _read(self) -> dict[str, Any]:
         """The shared state, with every field checked: a damaged file counts afresh, never crashes."""
@@ -238,29 +246,106 @@ class SharedRateLimiter(RateLimiter):
     def _day(now: float) -> str:
         return datetime.fromtimestamp(now, UTC).date().isoformat()
 
+    async def acquire(self, max_wait: float | None = None) -> None:
+        """Wait until one more request may be sent by any process of the app (bulk work after the rest).
+
+        The file lock is waited for in a worker thread, never on the event loop, and for at most
+        ``_LOCK_SHARE`` of ``max_wait`` (bulk work and callers without ``max_wait``: ``_LOCK_TIMEOUT``).
+
+        Raises:
+            RateLimitedError: the wait would be longer than ``max_wait`` seconds, or the app's daily
+                limit is used up; says when to retry.
+            WhoopUnavailableError: another process held the shared budget's lock all that time.
+        """
+        bulk_work = is_bulk()
+        if max_wait is None or bulk_work:
+            lock_wait = _LOCK_TIMEOUT
+        else:
+            # A lock had only as the caller's time runs out leaves none for the request itself: give up
+            # a little earlier, so the caller hears why rather than that its deadline passed.
+            lock_wait = min(_LOCK_TIMEOUT, max(max_wait * _LOCK_SHARE, _LOCK_GRACE))
+        abandoned = threading.Event()
+        try:
+            delay = await asyncio.to_thread(self._book, max_wait, lock_wait, bulk_work, abandoned)
+        except asyncio.CancelledError:
+            # The caller's deadline passed: the thread gives up on its own, and books nothing once it
+            # gets the lock, so a request nobody waits for does not spend the budget.
+            abandoned.set()
+            raise
+        if delay > 0:
+            logger.debug("rate limiter waiting %.2f s", delay)
+            self.waited += delay
+            await self._sleep(delay)
+
     def _reserve(self, max_wait: float | None = None) -> float:
-        with self._lock.acquire(timeout=10):
-            now = self._clock()
-            data = self._read()
-            sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
-            blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
-            day, count = self._day(now), int(data.get("day_count", 0))
-            if data.get("day") != day:
-                count = 0
-            if count >= self.max_per_day:
-                midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-                retry = (midnight.timestamp() + 86_400) - now
-                raise RateLimitedError(
-                    retry,
-                    f"WHOOP's daily limit ({self.max_per_day} requests per app) is used up: "
-                    f"retry after {retry / 3600:.1f} h.",
-                    daily=True,
-                )
-            slot = _slot(sent, now, blocked, self._limit(is_bulk()), self.period)
-            _check_wait(slot - now, max_wait)
-            bisect.insort(sent, slot)
-            self._write({"sent": sent, "blocked_until": blocked, "day": day, "day_count": count + 1})
-            return slot - now
+        """Book a slot from the calling thread, blocking on the lock: for callers outside an event loop.
+
+        Raises:
+            RateLimitedError: as :meth:`acquire`.
+            WhoopUnavailableError: as :meth:`acquire`.
+        """
+        return self._book(max_wait, _LOCK_TIMEOUT, is_bulk(), threading.Event())
+
+    def _book(
+        self, max_wait: float | None, lock_wait: float, bulk_work: bool, abandoned: threading.Event
+    ) -> float:
+        """Book the earliest slot under both locks (runs in a worker thread); return the wait.
+
+        Raises:
+            RateLimitedError: the slot is further off than ``max_wait`` less the time spent on the lock.
+            WhoopUnavailableError: the locks could not be had within ``lock_wait`` seconds.
+        """
+        started = time.monotonic()
+        # filelock's own count is shared by every thread (thread_local=False): this lock serialises them.
+        if not self._threads.acquire(timeout=lock_wait):
+            raise self._busy(lock_wait)
+        try:
+            try:
+                self._lock.acquire(timeout=max(0.0, lock_wait - (time.monotonic() - started)))
+            except filelock.Timeout:
+                raise self._busy(lock_wait) from None
+            try:
+                if abandoned.is_set():
+                    return 0.0
+                # Time spent on the lock counts against the caller's wait, but a free slot is always
+                # taken: "max_wait=0" means "do not queue for the budget", not "book nothing".
+                left = None if max_wait is None else max(0.0, max_wait - (time.monotonic() - started))
+                return self._book_locked(left, bulk_work)
+            finally:
+                self._lock.release()
+        finally:
+            self._threads.release()
+
+    def _busy(self, waited: float) -> WhoopUnavailableError:
+        logger.info("the shared rate budget's lock %s stayed busy for %.1f s", self._lock.lock_file, waited)
+        name = Path(self._lock.lock_file).name
+        return WhoopUnavailableError(
+            f"Another whoopkit process has held the shared WHOOP request budget ({name}) for over "
+            f"{waited:.1f} s, so no request could be sent."
+        )
+
+    def _book_locked(self, max_wait: float | None, bulk_work: bool) -> float:
+        now = self._clock()
+        data = self._read()
+        sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
+        blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
+        day, count = self._day(now), int(data.get("day_count", 0))
+        if data.get("day") != day:
+            count = 0
+        if count >= self.max_per_day:
+            midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            retry = (midnight.timestamp() + 86_400) - now
+            raise RateLimitedError(
+                retry,
+                f"WHOOP's daily limit ({self.max_per_day} requests per app) is used up: "
+                f"retry after {retry / 3600:.1f} h.",
+                daily=True,
+            )
+        slot = _slot(sent, now, blocked, self._limit(bulk_work), self.period)
+        _check_wait(slot - now, max_wait)
+        bisect.insort(sent, slot)
+        self._write({"sent": sent, "blocked_until": blocked, "day": day, "day_count": count + 1})
+        return slot - now
 
     def expected_wait(self) -> float:
         """How long a request asked for now would wait, counting every process's bookings."""
@@ -281,11 +366,28 @@ class SharedRateLimiter(RateLimiter):
     def block_for(self, seconds: float) -> None:
         """Hold every process's acquisitions for ``seconds`` (after a 429 told us to back off)."""
         super().block_for(seconds)
-        if 0 < seconds <= _MAX_SERVER_WAIT:
-            with self._lock.acquire(timeout=10):
+        if not 0 < seconds <= _MAX_SERVER_WAIT:
+            return
+        # Called on the event loop, so it never waits for the lock: if another thread or process holds
+        # it, the hold stays in ``_blocked_until`` and reaches the file with this process's next booking.
+        if not self._threads.acquire(blocking=False):
+            return
+        try:
+            try:
+                self._lock.acquire(timeout=0)
+            except filelock.Timeout:
+                logger.debug(
+                    "shared rate budget busy; the %.0f s hold is shared with the next booking", seconds
+                )
+                return
+            try:
                 data = self._read()
-                data["blocked_until"] = max(float(data.get("blocked_until", 0.0)), self._clock() + seconds)
+                data["blocked_until"] = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
                 self._write(data)
+            finally:
+                self._lock.release()
+        finally:
+            self._threads.release()
 
     @property
     def in_window(self) -> int:

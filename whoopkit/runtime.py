@@ -21,7 +21,7 @@ import httpx
 from pydantic import SecretStr
 
 from whoopkit import USER_AGENT
-from whoopkit.client import WhoopClient
+from whoopkit.client import WhoopClient, finish_pending
 from whoopkit.config import Settings
 from whoopkit.errors import AuthError, ConfigError, OAuthError
 from whoopkit.oauth import OAuthClient, new_state
@@ -63,7 +63,8 @@ class Whoop:
         return self.tokens.store
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
+        """Let an unfinished token refresh end, then close the HTTP client."""
+        await finish_pending()
         await self.http.aclose()
 
 

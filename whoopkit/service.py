@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import anyio
 
 from whoopkit import analytics
+from whoopkit.client import finish_anyway
 from whoopkit.config import Settings
 from whoopkit.errors import (
     AuthError,
@@ -272,15 +273,18 @@ class WhoopService:
         if self.whoop.store.exists():
             access: str | None = None
             try:
-                access = await self.whoop.tokens.access_token()
-            except WhoopkitError:
+                # Within the answer's deadline: a slow WHOOP must not hold the Log out button.
+                access = await self._bounded(finish_anyway(self.whoop.tokens.access_token()))
+            except (WhoopkitError, TimeoutError):
                 with contextlib.suppress(WhoopkitError):
                     access = self.whoop.tokens.current().access_token
+            # Takes the token file's lock, so a refresh still running finishes first and cannot
+            # bring the file back afterwards.
             await anyio.to_thread.run_sync(self.whoop.store.delete)
             if access is not None:
                 try:
-                    await self.whoop.oauth.revoke(access)
-                except WhoopkitError as exc:
+                    await self._bounded(self.whoop.oauth.revoke(access))
+                except (WhoopkitError, TimeoutError) as exc:
                     # The local login is removed anyway: the user asked to be logged out.
                     logger.warning("revoking WHOOP access failed: %s", type(exc).__name__)
         if delete_local_data and user_id is not None:

@@ -16,6 +16,7 @@ from whoopkit.analytics import RecoverySummary, day_window
 from whoopkit.mcp_server.errors import PENDING_SCORE_EXPLANATION, UNSCORABLE_EXPLANATION
 from whoopkit.mcp_server.schemas import DEMO_SOURCE, REAL_SOURCE, HistoryKind, ToolOutput
 from whoopkit.mcp_server.state import StateContext
+from whoopkit.text import MAX_NAME_CHARS, one_line
 
 if TYPE_CHECKING:
     from whoopkit.service import Freshness, WhoopService
@@ -110,14 +111,28 @@ def age_words(age: timedelta) -> str:
     return f"{days} days {hours} h" if hours else f"{days} days"
 
 
+# Fields that carry WHOOP's free text (sport and member names): capped in every text block.
+FREE_TEXT_FIELDS = frozenset({"sport", "sport_name", "first_name", "last_name", "email", "name"})
+
+
+def _readable(value: Any, key: str = "") -> Any:
+    # Clients that ignore structuredContent hand this JSON to the model as text, so outside text in it
+    # is cut to one short line like in the summary; the raw value stays in structured_content only.
+    if isinstance(value, str):
+        return one_line(value, 120 if key == "email" else MAX_NAME_CHARS if key in FREE_TEXT_FIELDS else None)
+    if isinstance(value, dict):
+        return {k: _readable(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v, key) for v in value]
+    return value
+
+
 def content(out: ToolOutput) -> CallToolResult:
     """The readable text first, then the same data as JSON for clients that ignore structuredContent."""
     data = out.model_dump(mode="json")
+    text = json.dumps(_readable(data), separators=(",", ":"), ensure_ascii=False)
     return CallToolResult(
-        content=[
-            TextContent(type="text", text=out.summary),
-            TextContent(type="text", text=json.dumps(data, separators=(",", ":"), ensure_ascii=False)),
-        ],
+        content=[TextContent(type="text", text=out.summary), TextContent(type="text", text=text)],
         structured_content=data,
     )
 
@@ -151,7 +166,8 @@ def resolve_range(days: int, start: date | None, end: date | None, today: date) 
     if end is None:
         end = today if start is None or start <= today else start
     if start is None:
-        start = day_window(end, days)[0]
+        # Counted back from an early end, the range stops at WHOOP's first day, not before it.
+        start = max(day_window(end, days)[0], WHOOP_EPOCH)
     if start > latest:
         raise ToolError(f"start {start.isoformat()} is in the future (today is {today}); use a past day.")
     if end > latest:

@@ -71,6 +71,11 @@ def explain(exc: BaseException, advice: Advice) -> str:
             f"WHOOP's rate limit (100 requests a minute) was reached: retry after {wait} s "
             f"(Retry-After: {wait}). Data already synced is kept locally, so asking for it again is free."
         )
+    if isinstance(exc, WhoopUnavailableError) and "not answering" in message.lower():
+        # Already a whole sentence with its advice (the deadline's); say it once.
+        if "nothing is stored" in message.lower():
+            return message
+        return f"{message} Nothing is stored locally to answer from yet."
     if isinstance(exc, WhoopUnavailableError):
         return (
             f"WHOOP is unavailable right now: WHOOP is not answering ({message.rstrip('.')}), and nothing "

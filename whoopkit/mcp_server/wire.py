@@ -60,7 +60,31 @@ def _unparsed(exc: ValidationError) -> tuple[bool, Any]:
             return True, json.loads(raw)
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             return False, None
+        except RecursionError:
+            return True, _TooDeep(_shallow_id(raw))
     return True, raw
+
+
+class _TooDeep:
+    """A JSON message nested deeper than any parser here will follow; only its id was read."""
+
+    def __init__(self, ident: int | str | None) -> None:
+        self.ident = ident
+
+
+_TOP_ID = re.compile(r'"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\\ud800-\udfff]|\\.){0,200}")')
+
+
+def _shallow_id(raw: str | bytes) -> int | str | None:
+    # The id of a top-level request comes before the first nested object or list in every client seen;
+    # past that point an "id" could belong to the arguments, so it is not echoed.
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    head = re.split(r"[\[{]", text[1:], maxsplit=1)[0] if text.startswith("{") else ""
+    match = _TOP_ID.search(head)
+    if match is None:
+        return None
+    value = match.group(1)
+    return int(value) if not value.startswith('"') else value[1:-1]
 
 
 def error_reply(exc: ValidationError) -> JSONRPCError | None:
@@ -72,6 +96,8 @@ def error_reply(exc: ValidationError) -> JSONRPCError | None:
     is_json, message = _unparsed(exc)
     if not is_json:
         return _error(None, PARSE_ERROR, "Parse error: the message is not valid JSON.")
+    if isinstance(message, _TooDeep):
+        return _error(message.ident, INVALID_REQUEST, "Invalid request: the message is nested too deeply.")
     if isinstance(message, list):
         return _error(None, INVALID_REQUEST, "Invalid request: JSON-RPC batches are not supported.")
     if not isinstance(message, dict):
@@ -126,7 +152,11 @@ class Replying:
             item = await self._inner.receive()
             if not isinstance(item, ValidationError):
                 return item
-            reply = error_reply(item)
+            try:
+                reply = error_reply(item)
+            except RecursionError:
+                # Deep nesting the checks above cannot walk: still an answer, never a dead session.
+                reply = _error(None, INVALID_REQUEST, "Invalid request: the message is nested too deeply.")
             logger.warning(
                 "answered an unparsable MCP message with %s",
                 f"JSON-RPC error {reply.error.code}" if reply else "nothing (a notification or response)",

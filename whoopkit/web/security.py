@@ -186,9 +186,11 @@ def _cross_site_refusal(scope: Scope) -> tuple[int, str] | None:
     """A 403 for what another website makes the browser fetch (``<img src>``, scripts, frames, fetch).
 
     Each such request would spend the app's WHOOP budget, so any page could drain it. Bookmarks and typed
-    URLs send ``Sec-Fetch-Site: none``; clients without the header (curl, old browsers) are not judged.
+    URLs send ``Sec-Fetch-Site: none`` and the app's own pages ``same-origin``; clients without the
+    header (curl, old browsers) are not judged.
     """
-    if (_header(scope, b"sec-fetch-site") or "").strip().lower() != "cross-site":
+    # same-site too: a page on another port of localhost is another website with the same site.
+    if (_header(scope, b"sec-fetch-site") or "").strip().lower() not in ("cross-site", "same-site"):
         return None
     path = scope["path"]
     if path in CROSS_SITE_PATHS or path.startswith("/static/"):

@@ -504,19 +504,10 @@ class WhoopClient:
             NotFoundError: WHOOP has no such record (it was deleted).
             ValueError: unknown ``kind``, or an id of the wrong form.
         """
-        paths: dict[str, tuple[str, type[BaseModel]]] = {
-            "cycles": (f"/v2/cycle/{int(ident)}", Cycle) if kind == "cycles" else ("", Cycle),
-            "recoveries": (f"/v2/cycle/{int(ident)}/recovery", Recovery)
-            if kind == "recoveries"
-            else ("", Recovery),
-            "sleeps": (f"/v2/activity/sleep/{UUID(str(ident))}", Sleep) if kind == "sleeps" else ("", Sleep),
-            "workouts": (f"/v2/activity/workout/{UUID(str(ident))}", Workout)
-            if kind == "workouts"
-            else ("", Workout),
-        }
-        if kind not in paths:
+        if kind not in _RECORD_PATHS:
             raise ValueError(f"unknown collection {kind!r}")
-        path, model = paths[kind]
+        path_of, model = _RECORD_PATHS[kind]
+        path = path_of(ident)
         data = await self._get(path)
         parsed = self._parse(model, data, path)
         return parsed, data if isinstance(data, dict) else parsed.model_dump(mode="json", by_alias=True)
@@ -550,6 +541,15 @@ class WhoopClient:
         if len(raw) != len(page.records):
             raw = [r.model_dump(mode="json", by_alias=True, exclude_unset=True) for r in page.records]
         return page, raw
+
+
+# A record by id, per collection (a recovery by its cycle's id); the id's form is checked on the way.
+_RECORD_PATHS: dict[str, tuple[Callable[[int | str], str], type[BaseModel]]] = {
+    "cycles": (lambda ident: f"/v2/cycle/{int(ident)}", Cycle),
+    "recoveries": (lambda ident: f"/v2/cycle/{int(ident)}/recovery", Recovery),
+    "sleeps": (lambda ident: f"/v2/activity/sleep/{UUID(str(ident))}", Sleep),
+    "workouts": (lambda ident: f"/v2/activity/workout/{UUID(str(ident))}", Workout),
+}
 
 
 async def finish_anyway(work: Awaitable[str]) -> str:

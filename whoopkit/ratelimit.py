@@ -324,11 +324,15 @@ class SharedRateLimiter(RateLimiter):
             f"{waited:.1f} s, so no request could be sent."
         )
 
+    def _window(self, data: Mapping[str, Any], now: float) -> tuple[list[float], float]:
+        """Every process's bookings still in the window (sorted), and the hold on all of them."""
+        sent = sorted(t for t in data.get("sent", []) if t > now - self.period)
+        return sent, max(data.get("blocked_until", 0.0), self._blocked_until)
+
     def _book_locked(self, max_wait: float | None, bulk_work: bool) -> float:
         now = self._clock()
         data = self._read()
-        sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
-        blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
+        sent, blocked = self._window(data, now)
         day, count = self._day(now), int(data.get("day_count", 0))
         if data.get("day") != day:
             count = 0
@@ -350,9 +354,7 @@ class SharedRateLimiter(RateLimiter):
     def expected_wait(self) -> float:
         """How long a request asked for now would wait, counting every process's bookings."""
         now = self._clock()
-        data = self._read()
-        sent = sorted(float(t) for t in data.get("sent", []) if float(t) > now - self.period)
-        blocked = max(float(data.get("blocked_until", 0.0)), self._blocked_until)
+        sent, blocked = self._window(self._read(), now)
         return _slot(sent, now, blocked, self._limit(is_bulk()), self.period) - now
 
     def observe(self, headers: Mapping[str, str]) -> None:

@@ -233,17 +233,7 @@ class Syncer:
 
         ``work`` must be safe to run again: it re-plans from the stored state.
         """
-        for _ in range(MAX_RATE_PAUSES):
-            try:
-                await self._locked(kind, wait, work)
-                return
-            except RateLimitedError as exc:
-                if exc.daily or exc.retry_after > MAX_RATE_PAUSE:
-                    raise
-                pause = max(exc.retry_after, 1.0)
-                logger.info("rate limited; sync of %s pauses %.0f s", kind, pause)
-                await self._sleep(pause)
-        await self._locked(kind, wait, work)
+        await self._paused(lambda: self._locked(kind, wait, work))
 
     async def _file_locked(
         self, kind: Collection, wait: float, work: Callable[[], Awaitable[object]]

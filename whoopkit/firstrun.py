@@ -20,6 +20,11 @@ def venv_python(root: Path = PROJECT_ROOT) -> Path:
     return root / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def venv_pip(root: Path = PROJECT_ROOT) -> Path:
+    """Where the project's virtual environment keeps its pip."""
+    return root / ".venv" / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
+
+
 def _shown(path: Path, cwd: Path) -> str:
     # Relative when the user stands in the project, so the command is short and copy-pasteable.
     try:
@@ -31,7 +36,7 @@ def _shown(path: Path, cwd: Path) -> str:
 def install_command(root: Path = PROJECT_ROOT, cwd: Path | None = None) -> str:
     """The commands that create the project's venv with every dependency."""
     here = Path.cwd() if cwd is None else cwd
-    pip = root / ".venv" / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
+    pip = venv_pip(root)
     base = "python" if os.name == "nt" else "python3"
     steps = f"{base} -m venv .venv && {_shown(pip, root)} install -r {REQUIREMENTS}"
     return steps if here == root else f"cd {root} && {steps}"
@@ -55,7 +60,7 @@ def missing_dependency_message(script: str, missing: str, *, root: Path = PROJEC
     what = f"{script}: this Python ({python}) lacks the package {missing!r} that whoopkit needs."
     venv = venv_python(root)
     if venv.is_file() and _same_file(Path(python), venv):
-        pip = root / ".venv" / ("Scripts/pip.exe" if os.name == "nt" else "bin/pip")
+        pip = venv_pip(root)
         wanted = root / REQUIREMENTS
         return f"{what} Install the packages into it: {_shown(pip, Path.cwd())} install -r {wanted}"
     if venv.is_file():

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,9 @@ def test_the_web_app_and_the_mcp_server_fakes_generate_the_very_same_records(tmp
 
 
 def test_demo_data_moves_on_in_steps_and_keeps_its_ids_within_a_day() -> None:
-    now = [time.time()]
+    # Mid-afternoon at the fake's home offset: a step across the athlete's midnight starts a new day
+    # (and new ids), which is not what this test is about.
+    now = [datetime(2026, 11, 20, 15, 0, tzinfo=UTC).timestamp()]
     fake = create_fake_whoop(data_step=900, clock=lambda: now[0])
     first = fake.data
     assert fake.data is first  # no regeneration within a step

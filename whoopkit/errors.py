@@ -17,6 +17,7 @@ is a sentence a user can act on; where to log in is the faces' to say, from sett
     ├── WhoopUnavailableError    timeouts, connection errors or 5xx after bounded retries
     ├── StoreError               the local history database cannot be used (newer schema, unreadable)
     │   └── SyncBusyError        another process holds the sync lock and did not let go in time
+    ├── ImportFileError          a file of the WHOOP app's export is malformed; carries path, line, column
     └── InsightsUnavailableError the local Ollama model could not answer
 """
 
@@ -99,6 +100,23 @@ class StoreError(WhoopkitError):
 
 class SyncBusyError(StoreError):
     """Another process is syncing the same collection and did not finish in time."""
+
+
+class ImportFileError(WhoopkitError):
+    """A file of the WHOOP app's data export cannot be imported; nothing of the import was stored.
+
+    ``path`` names the file (``export.zip/sleeps.csv`` for a zip member), ``line`` is the 1-based line
+    of the file (None when the whole file is at fault) and ``column`` the header of the column at
+    fault, if one is. The message is ``<path>, line <line>: <reason>``.
+    """
+
+    def __init__(self, reason: str, *, path: str, line: int | None = None, column: str | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.column = column
+        where = path if line is None else f"{path}, line {line}"
+        super().__init__(f"{where}: {reason}" if where else reason)
 
 
 class InsightsUnavailableError(WhoopkitError):

@@ -110,9 +110,12 @@ def demo_settings(settings: Settings) -> Settings:
 
 def create_demo_fake(*, auto_approve: bool = True, control_endpoints: bool = True) -> FakeWhoop:
     """A demo fake WHOOP that shares its login and its records with every other demo fake."""
-    from whoopkit.fake_whoop import create_fake_whoop
+    from whoopkit.fake_whoop import PlantedEffects, create_fake_whoop
 
     return create_fake_whoop(
+        # A realistic week (weekend nights and all) plus one journal habit with a known cost, so the
+        # demo's "what affects your recovery" has something true to find once its export is imported.
+        effects=PlantedEffects(weekday_effects=True),
         client_id=DEMO_CLIENT_ID,
         client_secret=DEMO_CLIENT_SECRET,
         auto_approve=auto_approve,

@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
+import filelock
 
-from whoopkit import analytics
+from whoopkit import analytics, imports, models
 from whoopkit.client import finish_anyway
 from whoopkit.config import Settings
 from whoopkit.errors import (
@@ -38,7 +42,7 @@ from whoopkit.errors import (
     WhoopUnavailableError,
 )
 from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
-from whoopkit.store import COLLECTIONS, Collection, Store, StoreStatus
+from whoopkit.store import COLLECTIONS, Collection, JournalRow, Store, StoreStatus
 from whoopkit.sync import Syncer, SyncProgress, SyncReport
 from whoopkit.tokens import Token, TokenStatus
 
@@ -70,6 +74,12 @@ RECENT_DAYS = 7
 WARM_DAYS = 400
 # Longer than this for the rate budget, and a question is answered from the store instead.
 BUDGET_WAIT_LIMIT = 2.0
+# Issue 10: the drivers need four weeks of outcomes; history questions reach back at most ten years, and
+# the drivers read a month before their window for the usual bedtime (28 nights) and the previous day.
+DRIVERS_MIN_DAYS = 28
+MAX_HISTORY_DAYS = 3650
+DRIVERS_HISTORY_DAYS = 29
+RECORDS_SYNC_DAYS = 365
 NOT_ANSWERING = (
     "WHOOP is not answering, and nothing is stored locally yet to answer from; try again in a minute."
 )
@@ -167,7 +177,11 @@ class WhoopService:
         from whoopkit.runtime import state_dir
 
         self.syncer = Syncer(
-            whoop.client, store, clock=self._clock, lock_dir=state_dir(whoop.settings, whoop.demo)
+            whoop.client,
+            store,
+            clock=self._clock,
+            lock_dir=state_dir(whoop.settings, whoop.demo),
+            time_left=self._answer_time_left,
         )
         self._owns_whoop = owns_whoop
         self._user_id: int | None = None
@@ -335,8 +349,12 @@ class WhoopService:
             await anyio.to_thread.run_sync(self.store.local_user_id)
             if self.whoop.store.exists():
                 await self.user_id()
+                await self._import_demo_journal()
                 today = self.today()
                 await anyio.to_thread.run_sync(self.stored_days, today - timedelta(days=WARM_DAYS - 1), today)
+                await anyio.to_thread.run_sync(
+                    self.history_days, today - timedelta(days=WARM_DAYS - 1), today
+                )
         except WhoopkitError as exc:
             logger.info("warm-up stopped early: %s", type(exc).__name__)
 
@@ -347,6 +365,11 @@ class WhoopService:
         deadline = self.settings.whoop_request_deadline
         started = _ANSWER_STARTED.get()
         return deadline if started is None else started + deadline - time.monotonic()
+
+    def _answer_time_left(self) -> float:
+        # Sync's own runs (the background loop, `whoopkit sync`) may wait out the rate limit; an answer
+        # may not wait past its deadline.
+        return math.inf if _ANSWER_STARTED.get() is None else self.time_left()
 
     async def _bounded(self, work: Awaitable[T]) -> T:
         """Await ``work`` within :meth:`time_left`.
@@ -381,7 +404,10 @@ class WhoopService:
             # user's: it must not move once the first records reveal their zone, or a resumed sync would
             # reach a day further back than the sync it resumes.
             since = _midnight(self.now().date() - timedelta(days=days + 2))
-        return await self.syncer.sync_all(user_id, days=days, since=since, progress=progress)
+        report = await self.syncer.sync_all(user_id, days=days, since=since, progress=progress)
+        # The web app's demo has no warm-up: its first sync gives the demo its journal.
+        await self._import_demo_journal()
+        return report
 
     async def _ensure(self, kinds: Sequence[Collection], start: date, end: date) -> Freshness:
         """Sync what ``start..end`` misses or what is stale for ``kinds``; never raises for WHOOP trouble.
@@ -665,6 +691,273 @@ class WhoopService:
         hi = _midnight(end + timedelta(days=2)) if end else None
         return self.store.raw_records(user_id, kind, lo, hi)
 
+    # ---- drivers, records and the recovery calendar (issue 10)
+
+    async def drivers(self, days: int, outcome: str) -> Answer[analytics.DriversReport]:
+        """What is associated with ``outcome`` over the last ``days`` days (``analytics.drivers_report``).
+
+        Rows from up to ``DRIVERS_HISTORY_DAYS`` before the window serve as history (the usual bedtime,
+        the previous day), never as outcome days. Only the last year is synced first; older days come
+        from the store as they are (a backfill's or an import's).
+
+        Raises:
+            ValueError: ``days`` is not a whole number from 28 to 3650, or ``outcome`` is not one of
+                recovery, hrv, rhr (the message is a sentence a face can show).
+            AuthError: not logged in.
+            WhoopUnavailableError: WHOOP cannot be reached and the store has nothing.
+        """
+        _check_days(days, DRIVERS_MIN_DAYS)
+        if not isinstance(outcome, str) or outcome not in analytics.OUTCOMES:
+            raise ValueError(f"outcome must be one of recovery, hrv or rhr; got {outcome!r}.")
+        start, end = self.window(days)
+        fresh = await self._ensure(COLLECTIONS, self._synced_from(start, end), end)
+        rows = self.history_days(start - timedelta(days=DRIVERS_HISTORY_DAYS), end)
+        journal = self.journal_days(start - timedelta(days=1), end)
+        report = await anyio.to_thread.run_sync(
+            functools.partial(
+                analytics.drivers_report, rows, journal, outcome=outcome, today=end, window_days=days
+            )
+        )
+        return Answer(report, fresh)
+
+    @staticmethod
+    def _synced_from(start: date, end: date) -> date:
+        # Years of history are a backfill's job (the background sync, `whoopkit sync`) or an import's:
+        # asking WHOOP for them within one answer would spend the minute's budget and the deadline on
+        # mostly empty windows. Beyond the last year, what is stored is used as it is.
+        return max(start, end - timedelta(days=RECORDS_SYNC_DAYS - 1))
+
+    async def records(self) -> Answer[analytics.RecordsReport]:
+        """Personal records and green streaks over every stored day (the last year synced first).
+
+        Raises:
+            AuthError: not logged in.
+            WhoopUnavailableError: WHOOP cannot be reached and the store has nothing.
+        """
+        start, end = self.window(RECORDS_SYNC_DAYS)
+        fresh = await self._ensure(COLLECTIONS, start, end)
+        rows = self.history_days(end - timedelta(days=MAX_HISTORY_DAYS - 1), end)
+        report = await anyio.to_thread.run_sync(functools.partial(analytics.records_report, rows, today=end))
+        return Answer(report, fresh)
+
+    async def recovery_calendar(self, days: int = 365) -> Answer[list[analytics.CalendarDay]]:
+        """One calendar cell per day of the last ``days`` days, oldest first, with its tooltip.
+
+        Raises:
+            ValueError: ``days`` is not a whole number from 1 to 3650.
+            AuthError: not logged in.
+            WhoopUnavailableError: WHOOP cannot be reached and the store has nothing.
+        """
+        _check_days(days, 1)
+        start, end = self.window(days)
+        fresh = await self._ensure(COLLECTIONS, self._synced_from(start, end), end)
+        rows = self.history_days(start, end)
+        return Answer(analytics.recovery_calendar(rows, start=start, end=end), fresh)
+
+    # ---- the app's export: import, merged history and the journal (issue 10)
+
+    # (user, data version, first day, last day, rows): see history_days. (user, version, answer): has_journal.
+    _history_cache: tuple[int, int, date, date, list[analytics.DaySummary]] | None = None
+    _journal_known: tuple[int, int, bool] | None = None
+
+    async def import_export(
+        self, path: Path | Sequence[Path], *, dry_run: bool = False
+    ) -> imports.ImportReport:
+        """Import the WHOOP app's data export (its zip, its folder, or CSV files) into the store.
+
+        The files are read in a worker thread; records the API also has (same kind, starting within
+        ``imports.MATCH_WINDOW``) are counted as matched, and each journal answer is tied to its API
+        cycle. Everything is written in one transaction, so a malformed file leaves the store as it
+        was; ``dry_run`` reads and reports without writing. WHOOP is not called when the store
+        already knows whose history this is.
+
+        Raises:
+            ImportFileError: a file is missing or malformed (the message names it and the line).
+            AuthError: no WHOOP account is known yet, so the history has no owner.
+            WhoopUnavailableError: the account had to be asked of WHOOP, which did not answer.
+            StoreError: the database could not be written (nothing was).
+        """
+        paths = [path] if isinstance(path, Path) else [Path(p) for p in path]
+        imports.check_paths(paths)
+        user_id = await self._import_user()
+        batch = await anyio.to_thread.run_sync(imports.read_export, paths, user_id)
+        return await anyio.to_thread.run_sync(self._commit_import, batch, dry_run)
+
+    async def _import_user(self) -> int:
+        known = self._stored_user()
+        if known is not None:
+            return known
+        if not self.whoop.store.exists():
+            raise AuthError("No WHOOP account is known yet, so the export has no owner to be filed under.")
+        return await self.user_id()
+
+    def _commit_import(self, batch: imports.ImportBatch, dry_run: bool) -> imports.ImportReport:
+        """Match ``batch`` against the stored API records and, unless ``dry_run``, save it."""
+        user_id = batch.user_id
+        ours = batch.models()
+        starts = [r.start_ms for records in batch.records.values() for r in records]
+        starts += [a.cycle_start_ms for a in batch.journal]
+        api: dict[Collection, list[Any]] = {kind: [] for kind in COLLECTIONS}
+        if starts:
+            slack = imports.MATCH_WINDOW + timedelta(days=1)
+            lo = datetime.fromtimestamp(min(starts) / 1000, UTC) - slack
+            hi = datetime.fromtimestamp(max(starts) / 1000, UTC) + slack
+            api = {kind: self.store.records(user_id, kind, lo, hi) for kind in COLLECTIONS}
+        pairing = imports.pair_records(api, ours)
+        cycles = api["cycles"]
+        twins = imports.match_starts(
+            [a.cycle_start_ms for a in batch.journal], [int(c.start.timestamp() * 1000) for c in cycles]
+        )
+        journal = [
+            JournalRow(
+                cycle_start_ms=a.cycle_start_ms,
+                question=a.question,
+                answered_yes=a.answered_yes,
+                notes=a.notes,
+                cycle_end_ms=a.cycle_end_ms,
+                timezone_offset=a.timezone_offset,
+                cycle_id=None if j is None else cycles[j].id,
+            )
+            for a, j in zip(batch.journal, twins, strict=True)
+        ]
+        report = imports.ImportReport(
+            source=batch.source,
+            dry_run=dry_run,
+            files=batch.files,
+            ignored_files=batch.ignored_files,
+            records={kind: len(batch.records.get(kind, [])) for kind in COLLECTIONS},
+            matched={kind: pairing.matched(kind) for kind in COLLECTIONS},
+            journal_answers=len(journal),
+            journal_matched=sum(row.cycle_id is not None for row in journal),
+            questions=batch.questions,
+        )
+        if not dry_run:
+            counts = self.store.save_import(user_id, batch.raw_records(), journal, batch.source, self.now())
+            report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
+        return report
+
+    def history_days(self, start: date, end: date) -> list[analytics.DaySummary]:
+        """Day rows of ``start..end`` from the store alone, newest first: the API's records plus the
+        imported ones the API lacks (no API record of the same kind within ``imports.MATCH_WINDOW``).
+
+        The API's copy wins wherever both exist. Rows are cached like :meth:`stored_days`.
+        """
+        user_id = self._stored_user()
+        if user_id is None:
+            return []
+        version = self.store.data_version()
+        cached = self._history_cache
+        if (
+            cached is not None
+            and cached[0] == user_id
+            and cached[1] == version
+            and cached[2] <= start
+            and end <= cached[3]
+        ):
+            return [r for r in cached[4] if start <= r.date <= end]
+        lo, hi = query_bounds(start - timedelta(days=1), end + timedelta(days=1))
+        imported = {kind: self.store.imported_records(user_id, kind, lo, hi) for kind in COLLECTIONS}
+        if not any(imported.values()):
+            rows = self.stored_days(start, end)
+        else:
+            api = {kind: self.store.records(user_id, kind, lo, hi) for kind in COLLECTIONS}
+            merged = imports.merge_records(api, imported)
+            if all(len(merged[kind]) == len(api[kind]) for kind in COLLECTIONS):
+                # The API has every imported record of the range: the rows are stored_days' (often cached).
+                rows = self.stored_days(start, end)
+            else:
+                built = analytics.build_days(
+                    merged["cycles"], merged["recoveries"], merged["sleeps"], merged["workouts"]
+                )
+                rows = [r for r in built if start <= r.date <= end]
+        if cached is None or cached[1] != version or (end - start) >= (cached[3] - cached[2]):
+            self._history_cache = (user_id, version, start, end, rows)
+        return rows
+
+    def journal_days(self, start: date, end: date) -> dict[date, dict[str, bool]]:
+        """The journal by WHOOP day of ``start..end`` (the day of the behaviour): question -> answered yes.
+
+        A day is its cycle's, from the cycle's start and offset exactly as ``analytics.whoop_day``.
+        """
+        user_id = self._stored_user()
+        if user_id is None:
+            return {}
+        lo, hi = query_bounds(start, end)
+        out: dict[date, dict[str, bool]] = {}
+        for row in self.store.journal(user_id, lo, hi):
+            day = imports.cycle_day(row.cycle_start_ms, row.timezone_offset)
+            if start <= day <= end:
+                out.setdefault(day, {})[row.question] = row.answered_yes
+        return dict(sorted(out.items()))
+
+    def has_journal(self) -> bool:
+        """Whether the store holds any journal answer of the user (imported from the app's export)."""
+        user_id = self._stored_user()
+        if user_id is None:
+            return False
+        version = self.store.data_version()
+        known = self._journal_known
+        if known is not None and known[:2] == (user_id, version):
+            return known[2]
+        found = bool(self.store.journal(user_id, models.EARLIEST, models.LATEST))
+        self._journal_known = (user_id, version, found)
+        return found
+
+    async def _import_demo_journal(self) -> None:
+        """In demo mode, import the simulated WHOOP's app export once, so the demo has a journal.
+
+        The web app and the MCP server share the demo store: a file lock and the check under it make
+        the import happen once, and importing the same export again would change nothing anyway.
+        """
+        fake = self.whoop.fake
+        if not self.demo or fake is None or self._stored_user() is None or self.has_journal():
+            return
+        from whoopkit.runtime import state_dir
+
+        lock = filelock.FileLock(
+            str(state_dir(self.settings, True) / "demo_journal.lock"), thread_local=False
+        )
+
+        def run() -> None:
+            from whoopkit.fake_whoop.export import export_zip
+
+            with lock.acquire(timeout=30):
+                user_id = self._stored_user()
+                if user_id is None or self.has_journal():
+                    return
+                batch = imports.read_zip_bytes(export_zip(fake.data), "demo-export.zip", user_id)
+                self._commit_import(batch, False)
+                logger.info("imported the demo's app export: %d journal answers", len(batch.journal))
+
+        try:
+            await anyio.to_thread.run_sync(run)
+        except filelock.Timeout:
+            logger.info("another process is importing the demo's export")
+
+    # ---- score history (issue 10)
+
+    def score_changes(self, start: date, end: date) -> dict[date, list[analytics.ScoreChange]]:
+        """WHOOP's re-scores of the records of ``start..end`` (store only, no sync), by WHOOP day.
+
+        Each day's changes come oldest first; a day without any is absent.
+        """
+        user_id = self._stored_user()
+        if user_id is None:
+            return {}
+        versions = self.store.score_versions(user_id, *query_bounds(start, end), rescored_only=True)
+        # A nap is dated by its start, a main sleep by the day woken into; only the records know which.
+        sleep_starts = [v.start_ms for v in versions if v.kind == "sleeps"]
+        naps: set[str] = set()
+        if sleep_starts:
+            lo = datetime.fromtimestamp(min(sleep_starts) / 1000, UTC)
+            hi = datetime.fromtimestamp(max(sleep_starts) / 1000 + 1, UTC)  # a second past: ms round-trip
+            naps = {str(s.id) for s in self.store.records(user_id, "sleeps", lo, hi) if s.nap}
+        out: dict[date, list[analytics.ScoreChange]] = {}
+        for change in analytics.score_changes(versions, naps=naps):
+            if start <= change.date <= end:
+                out.setdefault(change.date, []).append(change)
+        return out
+
     def store_status(self) -> StoreStatus:
         """Rows per collection, range covered, last sync and size of the store (no upstream call)."""
         return self.store.status(self._stored_user())
@@ -680,6 +973,16 @@ class WhoopService:
         await anyio.to_thread.run_sync(self.store.close)
         if self._owns_whoop:
             await self.whoop.aclose()
+
+
+def _check_days(days: object, low: int) -> None:
+    """Refuse a day count outside ``low..MAX_HISTORY_DAYS`` in a sentence a face can show.
+
+    Raises:
+        ValueError: ``days`` is not a whole number in range.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or not low <= days <= MAX_HISTORY_DAYS:
+        raise ValueError(f"days must be a whole number from {low} to {MAX_HISTORY_DAYS}; got {days!r}.")
 
 
 def _offline_sentence(exc: BaseException) -> str:

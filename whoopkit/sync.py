@@ -41,7 +41,7 @@ import filelock
 from pydantic import BaseModel
 
 from whoopkit.client import MAX_PAGE_SIZE, WhoopClient
-from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError
+from whoopkit.errors import NotFoundError, RateLimitedError, SyncBusyError, WhoopUnavailableError
 from whoopkit.ratelimit import bulk, is_bulk
 from whoopkit.store import COLLECTIONS, Collection, Store, SyncState, Upserted, to_ms
 
@@ -56,6 +56,10 @@ DEFAULT_DENSITY: dict[Collection, float] = {"cycles": 1.0, "recoveries": 1.0, "s
 LOCK_TIMEOUT = 60.0
 MAX_CONFIRMATIONS = 25  # vanished records of one window confirmed by id before deleting them
 MAX_RATE_PAUSES = 20
+# After WHOOP failed to answer, on-demand backfills (many windows) wait this long before trying again:
+# each would send a burst of requests (and their retries) at a WHOOP that is down, spending the shared
+# budget that small questions and the recovery need.
+BULK_RETRY_AFTER_DOWN = 60.0
 MAX_RATE_PAUSE = 120.0  # longer than this, WHOOP's limit is the daily one: fail instead of pausing
 
 ProgressFn = Callable[["SyncProgress"], None]
@@ -196,9 +200,16 @@ class Syncer:
         lock_dir: Path | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         trailing_days: int = TRAILING_DAYS,
+        time_left: Callable[[], float] = lambda: math.inf,
     ) -> None:
-        """Sync through ``client`` into ``store``; ``lock_dir`` holds the inter-process locks."""
+        """Sync through ``client`` into ``store``; ``lock_dir`` holds the inter-process locks.
+
+        ``time_left`` says how long the caller may still wait (an answer's deadline): a rate-limit pause
+        longer than that is not taken.
+        """
         self.client = client
+        self._time_left = time_left
+        self._down_at: float | None = None  # time.monotonic() of WHOOP's last failure to answer
         self.store = store
         self._clock = clock
         self._lock_dir = lock_dir
@@ -432,9 +443,9 @@ class Syncer:
             try:
                 return await call()
             except RateLimitedError as exc:
-                if exc.daily or exc.retry_after > MAX_RATE_PAUSE:
-                    raise
                 wait = max(exc.retry_after, 1.0)
+                if exc.daily or exc.retry_after > MAX_RATE_PAUSE or wait >= self._time_left():
+                    raise
                 logger.info("rate limited; sync pauses %.0f s", wait)
                 await self._sleep(wait)
         return await call()
@@ -504,13 +515,27 @@ class Syncer:
         planned = self._plan(user_id, kind, lo, hi, fresh_seconds, self._now_ms())
         if not planned:
             return
-        if len(planned) <= BATCH:
+        try:
+            await self._ensure_planned(user_id, kind, lo, hi, fresh_seconds, len(planned))
+        except WhoopUnavailableError:
+            self._down_at = time.monotonic()
+            raise
+        self._down_at = None
+
+    async def _ensure_planned(
+        self, user_id: int, kind: Collection, lo: int, hi: int, fresh_seconds: float, planned: int
+    ) -> None:
+        if planned <= BATCH:
             await self._locked(kind, 5.0, lambda: self._ensure_batch(user_id, kind, lo, hi, fresh_seconds))
             return
+        if self._down_at is not None and time.monotonic() - self._down_at < BULK_RETRY_AFTER_DOWN:
+            raise WhoopUnavailableError(
+                "WHOOP did not answer moments ago; the backfill waits for a later sync."
+            )
         # A long range is bulk work: a batch per turn of the lock, so a small question can cut in.
         with bulk():
             more = [True]
-            for _ in range(math.ceil(len(planned) / BATCH) + MAX_RATE_PAUSES):
+            for _ in range(math.ceil(planned / BATCH) + MAX_RATE_PAUSES):
                 if not more[0]:
                     return
 

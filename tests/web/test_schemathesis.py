@@ -52,6 +52,7 @@ QUERY_BY_PATH: dict[str, tuple[str, ...]] = {
     "/sleep-view": RANGE_VIEW,
     "/recovery-view": RANGE_VIEW,
     "/ai-insights-view": ("wait",),
+    "/what-affects-my-recovery": ("days", "outcome"),
 }
 COOKIES_BY_PATH: dict[str, tuple[str, ...]] = {"/callback": (STATE_COOKIE,)}
 FORM_BY_PATH: dict[str, tuple[str, ...]] = {"/logout": ("delete_data", "csrf_token")}
@@ -59,7 +60,8 @@ FORM_BY_PATH: dict[str, tuple[str, ...]] = {"/logout": ("delete_data", "csrf_tok
 HEADERS = ("Origin", "Sec-Fetch-Site", "Sec-Fetch-Mode")
 # Values that mean something to the app, so that generation reaches them besides arbitrary text.
 MEANINGFUL: dict[str, list[str]] = {
-    "days": ["7", "365", "366"],
+    "days": ["7", "28", "365", "366", "all"],
+    "outcome": ["recovery", "hrv", "rhr"],
     "format": ["csv"],
     "wait": ["1"],
     "error": ["access_denied"],

@@ -18,7 +18,9 @@ Tuesday's, like the WHOOP app). Workouts have no ``cycle_id`` and join the cycle
 Modules, each importing only those listed before it: ``units``, ``zones``, ``dates``, ``summaries``
 (one record), ``days`` (day rows), ``trends`` (metrics, series, trends), ``window`` (the numbers of
 "the last N days"), ``comparison`` (two periods), ``weekly`` (weekly report), ``baseline``,
-``readiness`` (training readiness) and ``rule_based`` (rule-based insights). Import the names from this
+``readiness`` (training readiness), ``rule_based`` (rule-based insights), ``records`` (personal
+records, green streaks and the recovery calendar) and ``drivers`` (what is associated with recovery, HRV
+and resting heart rate: tested factors with SciPy, imported on first use). Import the names from this
 package; the split is an implementation detail.
 
 Defined once, used by every face: "the last N days" (``day_window``: the N WHOOP days ending the
@@ -33,7 +35,28 @@ from whoopkit.analytics.baseline import Baselines, baselines
 from whoopkit.analytics.comparison import MetricComparison, PeriodComparison, compare_periods
 from whoopkit.analytics.dates import day_window, local_date, local_end, recovery_date, whoop_day
 from whoopkit.analytics.days import DaySummary, build_days
+from whoopkit.analytics.drivers import (
+    OUTCOMES,
+    DateWindow,
+    DriverFactor,
+    DriversReport,
+    NotEnoughData,
+    Outcome,
+    ScatterPoint,
+    drivers_report,
+    load_statistics,
+)
 from whoopkit.analytics.readiness import Readiness, training_readiness
+from whoopkit.analytics.records import (
+    CalendarDay,
+    PersonalRecord,
+    RecordsReport,
+    SportRecords,
+    Streak,
+    records_report,
+    recovery_calendar,
+)
+from whoopkit.analytics.rescoring import ScoreChange, Version, score_changes
 from whoopkit.analytics.rule_based import INSIGHTS_JSON_SCHEMA, Flag, Insights, rule_based_insights
 from whoopkit.analytics.summaries import (
     RecoverySummary,
@@ -68,23 +91,37 @@ __all__ = [
     "INSIGHTS_JSON_SCHEMA",
     "KJ_PER_KCAL",
     "METRICS",
+    "OUTCOMES",
     "Baselines",
+    "CalendarDay",
+    "DateWindow",
     "DaySummary",
     "DayValue",
+    "DriverFactor",
+    "DriversReport",
     "Flag",
     "Insights",
     "MetricComparison",
     "MetricSpec",
     "MetricTrend",
+    "NotEnoughData",
+    "Outcome",
     "Outlier",
     "PeriodComparison",
+    "PersonalRecord",
     "Readiness",
+    "RecordsReport",
     "RecoverySummary",
+    "ScatterPoint",
+    "ScoreChange",
     "SleepSummary",
+    "SportRecords",
     "SportTotal",
     "StrainSummary",
+    "Streak",
     "TrendPoint",
     "TrendReport",
+    "Version",
     "WeeklyReport",
     "WindowStats",
     "WorkoutSummary",
@@ -94,7 +131,9 @@ __all__ = [
     "compare_periods",
     "compute_trends",
     "day_window",
+    "drivers_report",
     "kj_to_kcal",
+    "load_statistics",
     "local_date",
     "local_end",
     "meters_to_km",
@@ -102,9 +141,12 @@ __all__ = [
     "metric_trend",
     "ms_to_hours",
     "ms_to_minutes",
+    "records_report",
+    "recovery_calendar",
     "recovery_date",
     "recovery_zone",
     "rule_based_insights",
+    "score_changes",
     "strain_level",
     "summarize_recovery",
     "summarize_sleep",

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from whoopkit.cli import doctor as checks
 from whoopkit.cli import export as exporting
-from whoopkit.cli import files, output, wizard
+from whoopkit.cli import files, importing, output, wizard
 from whoopkit.cli.deps import CliDeps
 from whoopkit.errors import AuthError, WhoopkitError
 
@@ -479,6 +479,28 @@ def create_app(deps: CliDeps | None = None) -> typer.Typer:
 
             async def body(service: WhoopService) -> int:
                 return do_export(service, kind, fmt, first, last, out_file)
+
+            code = _with_service(deps, body)
+        if code:
+            raise typer.Exit(code)
+
+    @app.command("import")
+    def import_export(
+        paths: Annotated[
+            list[Path],
+            typer.Argument(
+                metavar="PATH",
+                help="The export zip the WHOOP app mailed you, its unpacked folder, or its CSV files.",
+            ),
+        ],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and report; write nothing.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+    ) -> None:
+        """Import the WHOOP app's data export: the journal, and history older than the API's."""
+        with boundary():
+
+            async def body(service: WhoopService) -> int:
+                return await importing.run_import(service, paths, dry_run=dry_run, as_json=as_json)
 
             code = _with_service(deps, body)
         if code:

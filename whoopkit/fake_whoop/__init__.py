@@ -5,7 +5,8 @@ it pulls in Starlette and anyio only (never FastAPI, Jinja2 or Ollama).
 """
 
 from whoopkit.fake_whoop.app import ALL_SCOPES, FakeWhoop, Faults, Stats, create_fake_whoop
-from whoopkit.fake_whoop.data import FakeDataset, generate_dataset
+from whoopkit.fake_whoop.data import FakeDataset, PlantedEffects, generate_dataset
+from whoopkit.fake_whoop.export import export_zip, write_export
 from whoopkit.fake_whoop.mutations import UnknownRecordError
 
 __all__ = [
@@ -13,8 +14,11 @@ __all__ = [
     "FakeDataset",
     "FakeWhoop",
     "Faults",
+    "PlantedEffects",
     "Stats",
     "UnknownRecordError",
     "create_fake_whoop",
+    "export_zip",
     "generate_dataset",
+    "write_export",
 ]

@@ -6,6 +6,13 @@ to every API and token request (the benchmarks use 300).
 ``--port 0`` picks a free port; the one line logged to stderr at start-up names the actual URL
 (``Simulated WHOOP (demo) listening on http://127.0.0.1:PORT``), and the socket already accepts
 connections when that line appears, so another process can wait for it instead of polling.
+
+``python -m whoopkit.fake_whoop export PATH [--days N] [--seed S] [--planted] [--now ISO]`` writes
+the member's WHOOP app export instead of serving: a zip when PATH ends in ``.zip``, else the four
+CSV files into the directory PATH. ``--planted`` plants the default ``PlantedEffects()``: recovery
+12 points lower, HRV 10 % lower and resting heart rate 2 bpm higher on the day after an alcohol day,
+and no weekday effect at all (``alcohol_recovery=-12, alcohol_hrv_pct=-10, alcohol_rhr_bpm=2,
+weekday_effects=False``, alcohol on 20 % of days).
 """
 
 from __future__ import annotations
@@ -13,8 +20,12 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+from datetime import UTC, datetime
+from pathlib import Path
 
 from whoopkit.fake_whoop.app import create_fake_whoop
+from whoopkit.fake_whoop.data import PlantedEffects, generate_dataset
+from whoopkit.fake_whoop.export import write_export
 
 logger = logging.getLogger("whoopkit.fake_whoop")
 
@@ -29,8 +40,59 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date-time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def export_main(argv: list[str]) -> None:
+    """Parse ``export PATH ...`` and write the WHOOP app export of a generated dataset."""
+    parser = argparse.ArgumentParser(
+        prog="python -m whoopkit.fake_whoop export",
+        description="Write the simulated member's WHOOP app export (zip or a directory of CSV files).",
+    )
+    parser.add_argument("path", type=Path, help="a .zip file, or a directory for the four CSV files")
+    parser.add_argument("--days", type=int, default=180, metavar="N", help="days of history (default 180)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--planted",
+        action="store_true",
+        help="plant the default effects (after alcohol: -12 recovery, -10%% HRV, +2 bpm RHR; no weekday)",
+    )
+    parser.add_argument(
+        "--now", type=_moment, default=None, metavar="ISO", help="when the data ends (default: now)"
+    )
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    effects = PlantedEffects() if args.planted else None
+    dataset = generate_dataset(seed=args.seed, days=args.days, now=args.now, effects=effects)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        write_export(dataset, args.path)
+    except OSError as exc:
+        parser.exit(1, f"Cannot write the export to {args.path}: {exc.strerror or exc}\n")
+    logger.info(
+        "Wrote the WHOOP export of %d days (seed %d%s) to %s",
+        args.days,
+        args.seed,
+        ", planted effects" if effects is not None else "",
+        args.path,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Parse the command line and serve the fake with uvicorn until interrupted."""
+    """Parse the command line and serve the fake with uvicorn until interrupted (or run ``export``)."""
+    if argv is None:
+        import sys
+
+        argv = sys.argv[1:]
+    if argv[:1] == ["export"]:
+        export_main(argv[1:])
+        return
     parser = argparse.ArgumentParser(
         prog="python -m whoopkit.fake_whoop", description="Run the simulated WHOOP (OAuth + API v2)."
     )

@@ -55,7 +55,15 @@ from starlette.types import Receive, Scope, Send
 
 from whoopkit.fake_whoop import mutations
 from whoopkit.fake_whoop.consent import consent_page, error_page
-from whoopkit.fake_whoop.data import Collection, FakeDataset, decode_token, epoch_ms, generate_dataset
+from whoopkit.fake_whoop.data import (
+    Collection,
+    FakeDataset,
+    PlantedEffects,
+    decode_token,
+    epoch_ms,
+    generate_dataset,
+)
+from whoopkit.fake_whoop.export import export_zip
 from whoopkit.fake_whoop.mutations import Kind, UnknownRecordError
 
 logger = logging.getLogger(__name__)
@@ -374,7 +382,10 @@ class FakeWhoop:
     Mount it anywhere (``Mount("/_fake_whoop", app=fake)``) or serve it with uvicorn; paths are
     ``/oauth/oauth2/{auth,token}``, ``/developer/v2/...``, ``/developer/v1/activity-mapping/{id}`` and
     the control endpoints
-    ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}``.
+    ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}`` and
+    ``GET /_fake/export.zip``, the member's WHOOP app export of the current records (it is the app's,
+    not the API's, so like the other control endpoints it keeps answering while WHOOP is "down").
+    ``effects`` plants known effects in the generated data (see ``PlantedEffects``).
     """
 
     def __init__(
@@ -394,6 +405,7 @@ class FakeWhoop:
         control_endpoints: bool = True,
         token_secret: str | None = None,
         data_step: float | None = None,
+        effects: PlantedEffects | None = None,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -401,6 +413,7 @@ class FakeWhoop:
         self.access_token_ttl = access_token_ttl
         self.seed = seed
         self.days = days
+        self.effects = effects
         self.now = now
         self.redirect_uris = frozenset(redirect_uris)
         self.clock = clock
@@ -456,6 +469,7 @@ class FakeWhoop:
                 Route("/_fake/delete", self._control_delete, methods=["POST"]),
                 Route("/_fake/corrupt", self._control_corrupt, methods=["POST"]),
                 Route("/_fake/down", self._control_down, methods=["GET", "POST"]),
+                Route("/_fake/export.zip", self._control_export, methods=["GET"]),
             ]
         self._router = Router(routes=routes, default=self._not_found)
 
@@ -488,7 +502,7 @@ class FakeWhoop:
         if self._data is None or stale:
             started = time.perf_counter()
             now = self.now if anchor is None else datetime.fromtimestamp(anchor, UTC)
-            self._data = generate_dataset(seed=self.seed, days=self.days, now=now)
+            self._data = generate_dataset(seed=self.seed, days=self.days, now=now, effects=self.effects)
             self._data_generated = time.monotonic()
             self._data_anchor = anchor
             logger.debug("fake WHOOP data generated in %.1f ms", (time.perf_counter() - started) * 1000)
@@ -1188,6 +1202,16 @@ class FakeWhoop:
                 return _error(400, "bad_request", str(exc))
         return JSONResponse(self.faults.as_dict())
 
+    async def _control_export(self, request: Request) -> Response:
+        # On the event loop, like every mutation of the records: the export is one consistent snapshot
+        # (a year takes about 0.2 s).
+        body = export_zip(self.data)
+        return Response(
+            body,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="whoop_export.zip"', **_NO_STORE},
+        )
+
     async def _control_reset(self, request: Request) -> Response:
         self.reset()
         return JSONResponse({"ok": True})
@@ -1229,11 +1253,13 @@ def create_fake_whoop(
     control_endpoints: bool = True,
     token_secret: str | None = None,
     data_step: float | None = None,
+    effects: PlantedEffects | None = None,
 ) -> FakeWhoop:
     """Build a fake WHOOP (OAuth + API v2) as an ASGI app; data is generated lazily on first use.
 
     ``token_secret`` signs the tokens so that every fake with the same secret accepts them;
-    ``data_step`` anchors the data to the clock floored to that many seconds (see ``FakeWhoop.data``).
+    ``data_step`` anchors the data to the clock floored to that many seconds (see ``FakeWhoop.data``);
+    ``effects`` plants known effects in the data (see ``PlantedEffects``).
     """
     return FakeWhoop(
         client_id=client_id,
@@ -1250,4 +1276,5 @@ def create_fake_whoop(
         control_endpoints=control_endpoints,
         token_secret=token_secret,
         data_step=data_step,
+        effects=effects,
     )

@@ -7,6 +7,11 @@ dicts exactly as the API serves them (newest first), so the fake never re-serial
 The physiology is a small causal model, not noise: day strain raises the next night's sleep need,
 sleep performance and HRV (relative to a slowly improving personal baseline) drive recovery, resting
 heart rate moves against HRV, illness and jet lag depress HRV and raise RHR / skin temperature.
+
+Every cycle also gets a WHOOP journal (the behaviour of that day: alcohol, caffeine, a late meal, ...),
+drawn from its own ``random.Random`` so that the API records stay exactly what they were before the
+journal existed. Only with ``PlantedEffects`` does a journal answer change the physiology: alcohol
+lowers the NEXT day's recovery and HRV and raises its resting heart rate by the planted amounts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,22 @@ TRAVEL_OFFSET = timedelta(hours=1)
 MAX_HEART_RATE = 192
 CALIBRATION_NIGHTS = 4
 PENDING_WINDOW = timedelta(minutes=90)
+# Salts for the extra random streams: constants, so each stream is a pure function of the seed.
+_JOURNAL_SALT = 0x6A6F75726E616C  # "journal"
+_ACTIVITY_SALT = 0x776F726B6F7574  # "workout"
+_NAP_SALT = 0x6E6170  # "nap"
+
+ALCOHOL_QUESTION = "Have any alcoholic drinks?"
+# WHOOP's own wordings (seen in real app exports); probability of "yes" on any day. Only alcohol
+# can carry a planted effect; the others are deliberately null factors.
+JOURNAL_QUESTIONS: tuple[tuple[str, float], ...] = (
+    (ALCOHOL_QUESTION, 0.2),
+    ("Have any caffeine?", 0.85),
+    ("Ate food close to bedtime?", 0.25),
+    ("Viewed a screen device in bed?", 0.55),
+    ("Read (non-screened device) while in bed?", 0.2),
+    ("Hydrated sufficiently?", 0.7),
+)
 
 PROFILE: Record = {
     "user_id": USER_ID,
@@ -51,6 +72,61 @@ _ZONE_NAMES = (
 )
 # Typical heart rate in each zone, as a fraction of max heart rate.
 _ZONE_HR = (0.45, 0.55, 0.65, 0.75, 0.85, 0.93)
+
+
+@dataclass(frozen=True)
+class PlantedEffects:
+    """Known effects planted in the generated physiology, so an analysis can be checked against them.
+
+    ``alcohol_recovery`` points are added to the recovery of the day AFTER a day answered yes to
+    "Have any alcoholic drinks?" (after the logistic, then clamped to 1..99), that day's HRV is
+    multiplied by ``1 + alcohol_hrv_pct / 100`` and ``alcohol_rhr_bpm`` is added to its resting heart
+    rate. The three shifts are applied to the model's outputs, so none of them leaks into the others.
+    ``alcohol_probability`` is the share of days with alcohol.
+
+    ``weekday_effects=False`` makes recovery, HRV and resting heart rate independent of the weekday
+    by removing every term that depends on it:
+
+    - the later bedtime (+55 min) on Friday and Saturday nights;
+    - the longer sleep (+30 min) on those nights;
+    - the weekend-night HRV penalty (-0.07 on log HRV, which also moves RHR and recovery);
+    - the previous day's strain, whose workouts follow the weekday plan (Saturday long sessions):
+      it no longer raises the night's sleep need and deep sleep nor lowers HRV. The plan stays,
+      so workouts and strain still vary by weekday, but they do not move the next recovery;
+    - alcohol, which is then as likely on any day (with weekday effects it is likelier on Friday
+      and Saturday).
+
+    With any ``PlantedEffects`` the workouts and naps draw from their own random streams, so a
+    weekday-shaped workout plan cannot even shift the random numbers the physiology uses.
+
+    Raises:
+        ValueError: a value outside its range.
+    """
+
+    alcohol_recovery: float = -12.0
+    alcohol_hrv_pct: float = -10.0
+    alcohol_rhr_bpm: float = 2.0
+    weekday_effects: bool = False
+    alcohol_probability: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not -98 <= self.alcohol_recovery <= 98:
+            raise ValueError("alcohol_recovery must be between -98 and 98 points")
+        if not -90 <= self.alcohol_hrv_pct <= 200:
+            raise ValueError("alcohol_hrv_pct must be between -90 and 200 percent")
+        if not -20 <= self.alcohol_rhr_bpm <= 20:
+            raise ValueError("alcohol_rhr_bpm must be between -20 and 20 bpm")
+        if not 0 <= self.alcohol_probability <= 1:
+            raise ValueError("alcohol_probability must be between 0 and 1")
+
+
+def alcohol_chance(weekday: int, probability: float, weekday_effects: bool) -> float:
+    """The chance of alcohol on a day: ``probability`` on average, concentrated on Fri/Sat if asked."""
+    if not weekday_effects:
+        return probability
+    weekend = min(0.95, 2.5 * probability)
+    # The other five days share what is left, so the weekly mean stays ``probability``.
+    return weekend if weekday in (4, 5) else max(0.0, (7 * probability - 2 * weekend) / 5)
 
 
 @dataclass(frozen=True)
@@ -199,8 +275,13 @@ class Collection:
 class FakeDataset:
     """The generated records plus the look-ups the API needs."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, effects: PlantedEffects | None = None) -> None:
         self.now = now
+        # The planted truth: what was planted (None: nothing) and the cycles whose recovery carries it.
+        self.effects = effects
+        self.affected_cycles: set[int] = set()
+        # cycle id -> {journal question -> answered yes}, the behaviour of that cycle's day.
+        self.journal: dict[int, dict[str, bool]] = {}
         self.profile: Record = dict(PROFILE)
         self.body: Record = dict(BODY)
         self.cycle_collection = Collection()
@@ -317,11 +398,18 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 class _Generator:
-    def __init__(self, seed: int, days: int, now: datetime) -> None:
+    def __init__(self, seed: int, days: int, now: datetime, effects: PlantedEffects | None = None) -> None:
         self.rng = random.Random(seed)
+        # Without effects every stream is the one generator, consumed in its historical order, so the
+        # records stay byte-identical to what this generator has always produced.
+        self.activity_rng = self.rng if effects is None else random.Random(seed ^ _ACTIVITY_SALT)
+        self.nap_rng = self.rng if effects is None else random.Random(seed ^ _NAP_SALT)
+        self.journal_rng = random.Random(seed ^ _JOURNAL_SALT)
+        self.effects = effects
+        self.weekday_terms = effects is None or effects.weekday_effects
         self.days = max(2, days)
         self.now = now
-        self.data = FakeDataset(now)
+        self.data = FakeDataset(now, effects)
         self.today = (now + HOME_OFFSET).date()
         d = self.days
         self.travel = {
@@ -333,8 +421,19 @@ class _Generator:
         self.unscorable_workout = self.today - timedelta(days=max(2, round(d * 0.12)))
         self.no_spo2 = {self.today - timedelta(days=max(2, round(d * f))) for f in (0.08, 0.43)}
 
-    def uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+    def uuid(self, rng: random.Random) -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def journal_answers(self, day: date) -> dict[str, bool]:
+        rng = self.journal_rng
+        effects = self.effects
+        answers = {}
+        for question, probability in JOURNAL_QUESTIONS:
+            if question == ALCOHOL_QUESTION:
+                base = effects.alcohol_probability if effects is not None else probability
+                probability = alcohol_chance(day.weekday(), base, self.weekday_terms)
+            answers[question] = rng.random() < probability
+        return answers
 
     def offset_for(self, day: date) -> timedelta:
         return TRAVEL_OFFSET if day in self.travel else HOME_OFFSET
@@ -345,7 +444,7 @@ class _Generator:
         for k in range(self.days):
             day = first + timedelta(days=k)
             eve = day - timedelta(days=1)
-            weekend_night = eve.weekday() in (4, 5)
+            weekend_night = eve.weekday() in (4, 5) and self.weekday_terms
             bed = 22 * 60 + 45 + (55 if weekend_night else 0) + self.rng.gauss(0, 22)
             offset = self.offset_for(day)
             local = datetime.combine(eve, time(0), tzinfo=UTC) + timedelta(
@@ -357,6 +456,8 @@ class _Generator:
     def generate(self) -> FakeDataset:
         rng = self.rng
         nights = self.plan_nights()
+        answers = [self.journal_answers(night.day) for night in nights]
+        effects = self.effects
         cycle_id = 1_100_000_000 + rng.randrange(50_000_000)
         self.sleep_v1 = 2_400_000_000 + rng.randrange(50_000_000)
         workout_v1 = 3_700_000_000 + rng.randrange(50_000_000)
@@ -372,12 +473,15 @@ class _Generator:
             frac = k / max(1, n - 1)
             sick = day in self.sick
             jetlag = day in self.travel and (day - timedelta(days=2)) not in self.travel
-            weekend_night = (day - timedelta(days=1)).weekday() in (4, 5)
+            weekend_night = (day - timedelta(days=1)).weekday() in (4, 5) and self.weekday_terms
+            # The strain that shapes tonight: the weekday plan's, or a neutral day without weekday terms.
+            load_strain = prev_strain if self.weekday_terms else 8.0
+            after_alcohol = effects is not None and k > 0 and answers[k - 1][ALCOHOL_QUESTION]
 
             # --- the night that opens this cycle -------------------------------------------------
             need_base = 26_400_000  # 7 h 20 min
             need_debt = int(_clamp(debt_ms * 0.3, 0, 3_600_000))
-            need_strain = int(max(0.0, prev_strain - 8.0) * 3.5 * 60_000)
+            need_strain = int(max(0.0, load_strain - 8.0) * 3.5 * 60_000)
             need_nap = -int(prev_nap_ms * 0.9)
             need = need_base + need_debt + need_strain + need_nap
             efficiency = _clamp(rng.gauss(0.905, 0.025) - (0.05 if jetlag else 0.0), 0.75, 0.97)
@@ -399,7 +503,7 @@ class _Generator:
             no_data = int(rng.uniform(2, 20) * 60_000) if rng.random() < 0.04 else 0
             awake = int((in_bed - no_data) * (1 - efficiency))
             asleep = in_bed - no_data - awake
-            sws = int(asleep * (rng.uniform(0.17, 0.22) + 0.002 * max(0.0, prev_strain - 10)))
+            sws = int(asleep * (rng.uniform(0.17, 0.22) + 0.002 * max(0.0, load_strain - 10)))
             rem = int(asleep * rng.uniform(0.19, 0.26))
             light = asleep - sws - rem
             performance = _clamp(asleep / need * 100, 0, 100)
@@ -409,7 +513,7 @@ class _Generator:
             bedtimes.append(night.bed_minutes)
             debt_ms = _clamp(0.6 * debt_ms + (need - asleep), 0, 3 * 3_600_000)
 
-            sleep_id = self.uuid()
+            sleep_id = self.uuid(rng)
             self.sleep_v1 += rng.randrange(3, 40)
             sleep_v1 = self.sleep_v1
             sleep_created = min(self.now, wake + timedelta(minutes=rng.uniform(1, 10)))
@@ -474,7 +578,7 @@ class _Generator:
             ln_dev = (
                 hrv_ar
                 + 0.006 * (performance - 85)
-                - 0.012 * max(0.0, prev_strain - 12)
+                - 0.012 * max(0.0, load_strain - 12)
                 - (0.30 if sick else 0.0)
                 - (0.15 if jetlag else 0.0)
                 - (0.07 if weekend_night else 0.0)
@@ -483,7 +587,14 @@ class _Generator:
             rhr = round(rhr_base - 9 * ln_dev + rng.gauss(0, 1.0) + (5 if sick else 0) + (2 if jetlag else 0))
             x = 0.75 * ln_dev / 0.12 + 0.25 * (rhr_base - rhr) / 2.5 + 0.035 * (performance - 85)
             x += rng.gauss(0, 0.15)
-            recovery_score = float(round(_clamp(100 / (1 + math.exp(-(x + 0.55))), 1, 99)))
+            recovery_value = 100 / (1 + math.exp(-(x + 0.55)))
+            if after_alcohol:
+                assert effects is not None  # after_alcohol implies planted effects
+                recovery_value += effects.alcohol_recovery
+                hrv *= 1 + effects.alcohol_hrv_pct / 100
+                rhr = round(rhr + effects.alcohol_rhr_bpm)
+                self.data.affected_cycles.add(cycle_id)
+            recovery_score = float(round(_clamp(recovery_value, 1, 99)))
             recovery_created = min(self.now, sleep_created + timedelta(minutes=rng.uniform(0.5, 5)))
             recovery: Record = {
                 "cycle_id": cycle_id,
@@ -533,15 +644,15 @@ class _Generator:
                 lo, hi = sport.minutes
                 if long_session:
                     lo, hi = (75, 110) if sport_name == "running" else (100, 180)
-                minutes = rng.uniform(lo, hi)
+                minutes = self.activity_rng.uniform(lo, hi)
                 if slot == "morning":
-                    start = wake + timedelta(minutes=rng.uniform(30, 75))
+                    start = wake + timedelta(minutes=self.activity_rng.uniform(30, 75))
                 else:
-                    start = local_midnight + timedelta(hours=18, minutes=rng.gauss(0, 25))
+                    start = local_midnight + timedelta(hours=18, minutes=self.activity_rng.gauss(0, 25))
                 end = start + timedelta(minutes=minutes)
                 if start <= wake or end > latest_ok:
                     continue
-                workout_v1 += rng.randrange(5, 80)
+                workout_v1 += self.activity_rng.randrange(5, 80)
                 record, load, kj = self.workout(
                     sport, start, end, tz, recovery_score, workout_v1, day == self.unscorable_workout
                 )
@@ -564,9 +675,10 @@ class _Generator:
                 latest_workout = record
 
             prev_nap_ms = 0
-            if not unscorable_day and rng.random() < (0.2 if performance < 70 else 0.07):
-                nap_start = local_midnight + timedelta(hours=14, minutes=rng.uniform(0, 90))
-                nap_end = nap_start + timedelta(minutes=rng.uniform(20, 75))
+            nap_rng = self.nap_rng
+            if not unscorable_day and nap_rng.random() < (0.2 if performance < 70 else 0.07):
+                nap_start = local_midnight + timedelta(hours=14, minutes=nap_rng.uniform(0, 90))
+                nap_end = nap_start + timedelta(minutes=nap_rng.uniform(20, 75))
                 if wake < nap_start and nap_end <= latest_ok:
                     prev_nap_ms = self.nap(nap_start, nap_end, tz, cycle_id)
 
@@ -603,6 +715,7 @@ class _Generator:
                 cycle["step_count"] = max(300, int(steps))
             self.data.cycle_collection.add(cycle, onset, cycle_id)
             self.data._cycles[cycle_id] = cycle
+            self.data.journal[cycle_id] = answers[k]
             prev_strain = strain if not unscorable_day else 8.0
             cycle_id += rng.randrange(1_000, 40_000)
 
@@ -630,7 +743,7 @@ class _Generator:
         return self.data
 
     def plan_sessions(self, day: date, recovery: float) -> list[tuple[str, str]]:
-        rng = self.rng
+        rng = self.activity_rng
         if day in self.travel:
             return [("running", "morning")] if rng.random() < 0.6 else [("walking", "evening")]
         sport, slot, probability = _PLAN[day.weekday()]
@@ -656,8 +769,8 @@ class _Generator:
         v1_id: int,
         unscorable: bool,
     ) -> tuple[Record, float, float]:
-        rng = self.rng
-        workout_id = self.uuid()
+        rng = self.activity_rng
+        workout_id = self.uuid(rng)
         duration_ms = epoch_ms(end) - epoch_ms(start)
         intensity = _clamp(0.85 + 0.3 * recovery / 100 + rng.gauss(0, 0.08), 0.7, 1.25)
         weights = [w * intensity ** (i - 1.5) * rng.uniform(0.8, 1.2) for i, w in enumerate(sport.zones)]
@@ -709,8 +822,8 @@ class _Generator:
         return record, (load if not unscorable else 0.0), (kj if not unscorable else 0.0)
 
     def nap(self, start: datetime, end: datetime, tz: str, cycle_id: int) -> int:
-        rng = self.rng
-        nap_id = self.uuid()
+        rng = self.nap_rng
+        nap_id = self.uuid(rng)
         in_bed = epoch_ms(end) - epoch_ms(start)
         awake = int(in_bed * rng.uniform(0.08, 0.2))
         asleep = in_bed - awake
@@ -775,7 +888,7 @@ def synthesize_score(kind: str, record: Record, seed: int) -> Record:
         sport = SPORTS.get(record["sport_name"], SPORTS["functional-fitness"])
         assert end is not None  # workouts always have an end
         generator = _Generator(seed, 2, end)
-        generator.rng = rng
+        generator.rng = generator.activity_rng = generator.nap_rng = rng
         workout, _, _ = generator.workout(sport, start, end, record["timezone_offset"], 60.0, 0, False)
         score: Record = workout["score"]
         return score
@@ -821,10 +934,16 @@ def synthesize_score(kind: str, record: Record, seed: int) -> Record:
     }
 
 
-def generate_dataset(*, seed: int = 7, days: int = 180, now: datetime | None = None) -> FakeDataset:
-    """Generate ``days`` days of data ending at ``now`` (default: the current time)."""
+def generate_dataset(
+    *, seed: int = 7, days: int = 180, now: datetime | None = None, effects: PlantedEffects | None = None
+) -> FakeDataset:
+    """Generate ``days`` days of data ending at ``now`` (default: the current time).
+
+    ``effects`` plants known effects (see ``PlantedEffects``); without it the API records are exactly
+    those this generator has always produced for the same seed, days and now.
+    """
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return _Generator(seed, days, now.astimezone(UTC)).generate()
+    return _Generator(seed, days, now.astimezone(UTC), effects).generate()

@@ -33,28 +33,25 @@ WHOOP_EPOCH = date(2015, 1, 1)
 
 Ctx = StateContext
 ToolFn = Callable[..., Awaitable[CallToolResult]]
-Limit = Annotated[int, Field(description="How many records, newest first (1-25)", ge=1, le=25)]
+# The ranges are the schemas' minimum and maximum, which the descriptions do not repeat.
+Limit = Annotated[int, Field(description="How many records, newest first", ge=1, le=25)]
 Days = Annotated[
     int,
     Field(
-        description="How many days, counting back from `end` (default today) and including it (1-365); "
-        "ignored when `start` is given",
+        description="How many days, counting back from `end` (default today) and including it; ignored "
+        "when `start` is given",
         ge=1,
         le=365,
     ),
 ]
-TrendDays = Annotated[int, Field(description="Window in days, ending today (7-365)", ge=7, le=365)]
-PeriodDays = Annotated[int, Field(description="Length of each period in days (1-182)", ge=1, le=182)]
-WeeksAgo = Annotated[
-    int, Field(description="0 = the last 7 days, 1 = the 7 days before, … (0-52)", ge=0, le=52)
-]
+TrendDays = Annotated[int, Field(description="Window in days, ending today", ge=7, le=365)]
+PeriodDays = Annotated[int, Field(description="Length of each period in days", ge=1, le=182)]
+WeeksAgo = Annotated[int, Field(description="0 = the last 7 days, 1 = the 7 days before, …", ge=0, le=52)]
 StartDay = Annotated[
     date | None, Field(description="First day, YYYY-MM-DD; omit to count `days` back from `end`")
 ]
 EndDay = Annotated[date | None, Field(description="Last day, YYYY-MM-DD (included); omit for today")]
-PeriodDay = Annotated[
-    date | None, Field(description="A day as YYYY-MM-DD; give all four period dates or none of them")
-]
+PeriodDay = Annotated[date | None, Field(description="YYYY-MM-DD; give all four period dates or none")]
 Kind = Annotated[
     HistoryKind,
     Field(description="days (joined day rows), cycles (strain), recoveries, sleeps or workouts"),
@@ -62,7 +59,7 @@ Kind = Annotated[
 MaxRecords = Annotated[
     int,
     Field(
-        description=f"Cap on returned records (1-{MAX_HISTORY_RECORDS}); `truncated` tells if more exist",
+        description="Cap on returned records; `truncated` tells if more exist",
         ge=1,
         le=MAX_HISTORY_RECORDS,
     ),

@@ -114,6 +114,16 @@ class HealthSummaryOut(ToolOutput):
     problems: list[str] = Field(default=[], description="Parts that are missing, and why")
 
 
+class HistoryDay(DaySummary):
+    """One joined row per WHOOP day, with WHOOP's re-scores of its records."""
+
+    # Published under the day row's own name, so tools/list spells the row out once (here) and
+    # should_i_train_today's `today` points at it: the only difference is this optional field.
+    __qualname__ = "DaySummary"
+
+    score_changes: list[str] = Field(default=[], description="WHOOP's re-scores of the day's records")
+
+
 class HistoryOut(ToolOutput):
     """Records over a date range, newest first; only the list named by `kind` is filled."""
 
@@ -122,7 +132,7 @@ class HistoryOut(ToolOutput):
     end: dt.date
     count: int
     truncated: bool = Field(description="True when more records exist than were returned")
-    days: list[DaySummary] = Field(default=[], description="One joined row per WHOOP day (kind=days)")
+    days: list[HistoryDay] = Field(default=[], description="One joined row per WHOOP day (kind=days)")
     cycles: list[StrainSummary] = []
     recoveries: list[RecoverySummary] = []
     sleeps: list[SleepSummary] = []
@@ -155,6 +165,56 @@ class ReadinessOut(ToolOutput):
 
     readiness: Readiness
     today: DaySummary
+
+
+class DriverOut(BaseModel):
+    """One factor at one lag, tested against the outcome (``analytics.DriverFactor``, in fewer fields)."""
+
+    label: str
+    lag_days: int
+    effect: float
+    ci_low: float
+    ci_high: float
+    per: str | None = Field(description="Continuous factor: the effect is per this; null for yes/no factors")
+    n: int
+    n_yes: int | None
+    n_no: int | None
+    spearman_rho: float | None
+    q_value: float
+    significant: bool
+    sentence: str
+
+
+class DriversOut(ToolOutput):
+    """Factors tested against recovery, HRV or resting HR over a window, ranked, with their statistics."""
+
+    outcome: Literal["recovery", "hrv", "rhr"]
+    unit: str
+    start: dt.date
+    end: dt.date
+    n_days: int = Field(description="Days with a scored outcome (not calibrating)")
+    journal: bool = Field(description="Whether imported WHOOP journal questions are among the factors")
+    factors: list[DriverOut] = Field(description="Ranked: significant first, then by size")
+    not_enough_data: list[str] = Field(description="Factors not tested, each with why")
+
+
+class RecordOut(BaseModel):
+    """A personal record or green streak (``analytics.PersonalRecord`` or ``Streak``, in fewer fields)."""
+
+    label: str
+    value: float
+    unit: str
+    date: dt.date | None = Field(description="The day it was set; a streak's last day; null: no streak")
+    sentence: str
+
+
+class RecordsOut(ToolOutput):
+    """Personal records and green streaks over the stored history, each with its date."""
+
+    first_date: dt.date | None
+    last_date: dt.date | None
+    days_with_recovery: int
+    records: list[RecordOut]
 
 
 class AuthStatusOut(ToolOutput):
@@ -215,7 +275,15 @@ FIELD_NOTES: Final[dict[str, str]] = {
     "change": "mean_b minus mean_a",
     "avg_strain": "mean of the completed days",
     "total_strain": "today's strain so far included",
+    # what_affects_my_recovery (issue 10)
+    "lag_days": "0: the outcome's own WHOOP day, 1: the day before",
+    "effect": "outcome units: mean(yes) - mean(no), or per `per`",
+    "q_value": "p, Benjamini-Hochberg adjusted over all tests",
+    "significant": "q_value < 0.05",
+    "journal": "imported journal questions are among the factors",
 }
+
+ENVELOPE_NOTE = "data_source, summary, as_of and stale are in every tool's result"
 
 # JSON Schema keywords whose value is a map of names to subschemas, a list of subschemas, or one subschema.
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")
@@ -247,13 +315,17 @@ def lighten_tools(tools: list[MCPTool]) -> list[MCPTool]:
       that returns it; later tools name that tool, since an assistant reads the whole list;
     - an object's number fields are named in ``required`` and typed once by ``additionalProperties``; its
       other fields are typed in ``properties`` (every result carries every field, null when unknown);
-    - a field schema an output schema repeats (an enum, a nullable date) is written once in its ``$defs``.
+    - a field schema an output schema repeats (an enum, a nullable date) is written once in its ``$defs``;
+    - the fields every result carries (:class:`ToolOutput`: ``data_source``, ``summary``, ``as_of``,
+      ``stale``) are typed by the first tool of the list only, whose schema says every result has them;
+    - a nested ``"type": "object"`` beside ``properties`` and ``"type": "array"`` beside ``items`` go.
 
     The published schemas accept every result the tools give; the server still validates each result
     against the full model.
     """
     described: dict[str, str] = {}
     said: set[str] = set()
+    envelope_said = False
     for tool in tools:
         tool.input_schema = compact_schema(tool.input_schema, keep_defaults=True)
         if tool.annotations is not None and tool.annotations.read_only_hint:
@@ -261,8 +333,14 @@ def lighten_tools(tools: list[MCPTool]) -> list[MCPTool]:
             tool.annotations = tool.annotations.model_copy(update={"title": None, "destructive_hint": None})
         if tool.output_schema is not None:
             schema = _noted(compact_schema(tool.output_schema))
+            if not envelope_said:
+                schema = {**schema, "description": ENVELOPE_NOTE}
             schema = _say_once(_share_records(schema, tool.name, described), said)
-            tool.output_schema = _share_repeats(_numbers_by_default(_drop_unused_defs(schema)))
+            light = _numbers_by_default(_drop_unused_defs(schema))
+            if envelope_said:
+                light = _without_envelope(light)
+            envelope_said = True
+            tool.output_schema = {**_implied_types(_share_repeats(light)), "type": "object"}
     return tools
 
 
@@ -278,6 +356,17 @@ def compact_schema(schema: Schema, *, keep_defaults: bool = False) -> Schema:
             continue
         out[key] = _map_subschemas(key, value, lambda sub: compact_schema(sub, keep_defaults=keep_defaults))
     return _merge_null(out)
+
+
+def _without_envelope(schema: Schema) -> Schema:
+    """``schema`` without the :class:`ToolOutput` fields, which the first tool of the list spells out.
+
+    Kept where ``additionalProperties`` types the fields ``properties`` does not name.
+    """
+    if "additionalProperties" in schema:
+        return schema
+    props = {k: v for k, v in schema.get("properties", {}).items() if k not in ToolOutput.model_fields}
+    return {**schema, "properties": props}
 
 
 def _map_subschemas(key: str, value: Any, fn: Callable[[Schema], Any]) -> Any:
@@ -440,6 +529,20 @@ def _share_repeats(schema: Schema) -> Schema:
     out = replace(schema)
     shared = {name: json.loads(key) for key, name in names.items()}
     return {**out, "$defs": {**out.get("$defs", {}), **shared}}
+
+
+_IMPLIED: Final[dict[str, set[str]]] = {"object": {"properties", "additionalProperties"}, "array": {"items"}}
+
+
+def _implied_types(node: Schema) -> Schema:
+    """``node`` without the ``type`` its keywords imply: ``object`` beside ``properties`` or
+    ``additionalProperties``, ``array`` beside ``items``."""
+    out = {key: _map_subschemas(key, value, _implied_types) for key, value in node.items()}
+    kind = out.get("type")
+    implied = _IMPLIED.get(kind, set()) if isinstance(kind, str) else set()
+    if implied & set(out):
+        del out["type"]
+    return out
 
 
 def _key(node: Schema) -> str:

@@ -9,7 +9,6 @@ right after ``initialize``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -39,8 +38,9 @@ SERVER_NAME = "whoop"
 INSTRUCTIONS = (
     "Read-only access to the user's WHOOP data (recovery, strain, sleep, workouts, trends). "
     "Start with get_health_summary for 'how am I today' and should_i_train_today for training advice; "
-    "use get_trends, compare_periods and get_weekly_report for longer views and get_history for raw "
-    "records. Units are in the field names: hours, minutes, %, bpm, ms (HRV), kJ and kcal. WHOOP days "
+    "use get_trends, compare_periods and get_weekly_report for longer views, get_history for raw "
+    "records, and what_affects_my_recovery and get_records for what a long history can answer. Units "
+    "are in the field names: hours, minutes, %, bpm, ms (HRV), kJ and kcal. WHOOP days "
     "run from falling asleep to falling asleep, labelled with the day woken into. If data_source is "
     f"'{DEMO_SOURCE}', tell the user the data is simulated, not theirs. If stale is true, say how old "
     "the data is (as_of)."
@@ -130,6 +130,11 @@ def create_server(
     return server
 
 
+def tool_description(fn: ToolFn) -> str:
+    """The tool's docstring on one line (its line breaks are only the source's wrapping)."""
+    return " ".join((fn.__doc__ or "").split())
+
+
 def _register_tools(
     server: WhoopMCPServer, tools: list[tuple[ToolFn, str]], allowlist: frozenset[str] | None, advice: Advice
 ) -> None:
@@ -153,7 +158,7 @@ def _register_tools(
             server.add_tool(
                 wrapped,
                 name=fn.__name__,
-                description=inspect.cleandoc(fn.__doc__ or ""),
+                description=tool_description(fn),
                 title=title,
                 annotations=READ_ONLY.model_copy(update={"title": title}),
                 structured_output=True,

@@ -3,6 +3,9 @@
 from whoopkit.store.schema import COLLECTIONS, HEAD_REVISION, Collection
 from whoopkit.store.store import (
     CollectionStatus,
+    ImportCounts,
+    JournalRow,
+    ScoreVersion,
     Store,
     StoreStatus,
     SyncState,
@@ -16,6 +19,9 @@ __all__ = [
     "HEAD_REVISION",
     "Collection",
     "CollectionStatus",
+    "ImportCounts",
+    "JournalRow",
+    "ScoreVersion",
     "Store",
     "StoreStatus",
     "SyncState",

@@ -26,7 +26,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 Collection = Literal["cycles", "recoveries", "sleeps", "workouts"]
 COLLECTIONS: tuple[Collection, ...] = ("cycles", "recoveries", "sleeps", "workouts")
@@ -145,6 +145,48 @@ sync_state = Table(
     Column("last_success_ms", BigInteger),
     Column("last_attempt_ms", BigInteger),
     Column("last_error", Text),
+)
+
+# Every version of a record's score that sync has seen (issue 10: "WHOOP changed Tue 3 Nov recovery from
+# 54% to 61%"). ``record_key`` is the record's id as text (a cycle id, a recovery's cycle id, a sleep or
+# workout UUID), so one table serves the four collections; ``score`` is the ``score`` object's JSON.
+score_versions = Table(
+    "score_versions",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(20), primary_key=True),
+    Column("record_key", String(36), primary_key=True),
+    Column("updated_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("seen_ms", BigInteger, nullable=False),
+    Column("score_state", String(20), nullable=False),
+    Column("score", Text, nullable=False),
+)
+
+# Records read from the WHOOP app's export, v2-shaped, kept apart from the API's copies (which win).
+imported_records = Table(
+    "imported_records",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(20), primary_key=True),
+    Column("start_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("raw", Text, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("imported_ms", BigInteger, nullable=False),
+)
+
+# The WHOOP journal (only in the app's export): one answer per cycle and question.
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("cycle_start_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("question", String(300), primary_key=True),
+    Column("answered_yes", Boolean, nullable=False),
+    Column("notes", Text),
+    Column("cycle_end_ms", BigInteger),
+    Column("timezone_offset", String(6), nullable=False),
+    Column("cycle_id", BigInteger),
+    Column("imported_ms", BigInteger, nullable=False),
 )
 
 meta = Table(

@@ -7,6 +7,10 @@ Design notes (the WHY):
 * Upserts are keyed on v2 ids (cycle id, sleep/workout UUID, a recovery's cycle id), and a row is
   replaced only by one whose ``updated_at`` is at least as new: re-delivered records can never be
   counted twice, and an older copy can never overwrite a re-score.
+* Every version of a record's score that sync has seen is kept (``score_versions``, written in the
+  same transaction as the record), so a re-score by WHOOP can be told afterwards; versions outlive a
+  record's deletion, since WHOOP deletes a recovery with its sleep and re-creates it under the same
+  cycle id, often with a new score.
 * Opening checks the schema revision without importing Alembic when it is current (the MCP server's
   warm-up stays cheap); a database from a newer whoopkit is refused in one sentence, and a file that
   is not a readable database is moved aside and started afresh (the next sync rebuilds it).
@@ -19,7 +23,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,8 +35,10 @@ from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
     Engine,
+    String,
     Table,
     and_,
+    cast,
     create_engine,
     delete,
     event,
@@ -42,6 +48,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -69,6 +76,9 @@ MODELS: dict[Collection, type[BaseModel]] = {
     "workouts": Workout,
 }
 _KEY: dict[Collection, str] = {"cycles": "id", "recoveries": "cycle_id", "sleeps": "id", "workouts": "id"}
+_IMPORT_COUNTED = (*COLLECTIONS, "journal")
+# Keys per IN (...) list in the import's look-ups: far below every dialect's limit on bound parameters.
+_IN_CHUNK = 500
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -95,6 +105,42 @@ class Upserted:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """One answer of the WHOOP journal, for the cycle (WHOOP day) it was logged for."""
+
+    cycle_start_ms: int
+    question: str
+    answered_yes: bool
+    notes: str | None
+    cycle_end_ms: int | None
+    timezone_offset: str
+    cycle_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScoreVersion:
+    """One version of a record's score as sync saw it, with the record's start and offset to date it."""
+
+    kind: Collection
+    record_key: str
+    start_ms: int
+    timezone_offset: str
+    updated_ms: int
+    seen_ms: int
+    score_state: str
+    score: dict[str, Any] | None
+
+
+@dataclass
+class ImportCounts:
+    """What one import did, per kind (the four collections and ``journal``): rows new, updated, unchanged."""
+
+    new: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_IMPORT_COUNTED, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_IMPORT_COUNTED, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_IMPORT_COUNTED, 0))
 
 
 @dataclass
@@ -491,19 +537,21 @@ class Store:
         key = _KEY[kind]
         synced_ms = to_ms(synced)
         rows: dict[Any, dict[str, Any]] = {}
+        sent: dict[Any, Any] = {}  # the records as WHOOP sent them, for their score versions
         for i, record in enumerate(records):
             row = _columns(kind, record)
             row["user_id"] = user_id
+            raw: Any = None
             if raws is not None:
-                row["raw"] = json.dumps(
-                    storable_json(raws[i]), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-                )
+                raw = storable_json(raws[i])
+                row["raw"] = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             else:
                 row["raw"] = record.model_dump_json(by_alias=True, exclude_unset=True)
             row["synced_ms"] = synced_ms
             previous = rows.get(row[key])
             if previous is None or previous["updated_ms"] <= row["updated_ms"]:
                 rows[row[key]] = row
+                sent[row[key]] = raw
         if kind == "recoveries":
             self._resolve_recovery_starts(conn, user_id, list(rows.values()))
         existing = {
@@ -515,11 +563,13 @@ class Store:
             )
         }
         fresh: list[dict[str, Any]] = []
+        changed: list[Any] = []
         for ident, row in rows.items():
             old = existing.get(ident)
             if old is None:
                 fresh.append(row)
             elif row["updated_ms"] > old[0] or (row["updated_ms"] == old[0] and row["raw"] != old[1]):
+                changed.append(ident)
                 conn.execute(
                     update(table)
                     .where(
@@ -536,7 +586,66 @@ class Store:
         if fresh:
             conn.execute(table.insert(), fresh)
             out.new += len(fresh)
+        if fresh or changed:
+            self._save_versions(conn, user_id, kind, rows, sent, [r[key] for r in fresh], changed)
         return out
+
+    @staticmethod
+    def _save_versions(
+        conn: Connection,
+        user_id: int,
+        kind: Collection,
+        rows: Mapping[Any, dict[str, Any]],
+        sent: Mapping[Any, Any],
+        new: Sequence[Any],
+        changed: Sequence[Any],
+    ) -> None:
+        """A score version for each ``new`` record, and each ``changed`` one whose score state or score
+        differs from its newest stored version.
+
+        Only the changed records' versions are read, in one query, and all are written in one insert:
+        a first sync reads nothing more, and a year of it stays as fast.
+        """
+        versions = schema.score_versions
+        newest: dict[str, tuple[int, str, str]] = {}
+        known: set[tuple[str, int]] = set()
+        if changed:
+            for record_key, updated_ms, state, score in conn.execute(
+                select(
+                    versions.c.record_key, versions.c.updated_ms, versions.c.score_state, versions.c.score
+                ).where(
+                    versions.c.user_id == user_id,
+                    versions.c.kind == kind,
+                    versions.c.record_key.in_([str(ident) for ident in changed]),
+                )
+            ):
+                known.add((record_key, updated_ms))
+                if record_key not in newest or newest[record_key][0] < updated_ms:
+                    newest[record_key] = (updated_ms, state, score)
+        fresh: list[dict[str, Any]] = []
+        for ident in (*new, *changed):
+            row, raw = rows[ident], sent[ident]
+            if raw is None:
+                raw = json.loads(row["raw"])
+            record_key, score = str(ident), score_json(raw.get("score") if isinstance(raw, dict) else None)
+            last = newest.get(record_key)
+            if (last is not None and last[1:] == (row["score_state"], score)) or (
+                (record_key, row["updated_ms"]) in known
+            ):
+                continue
+            fresh.append(
+                {
+                    "user_id": user_id,
+                    "kind": kind,
+                    "record_key": record_key,
+                    "updated_ms": row["updated_ms"],
+                    "seen_ms": row["synced_ms"],
+                    "score_state": row["score_state"],
+                    "score": score,
+                }
+            )
+        if fresh:
+            _insert_ignoring_known(conn, versions, fresh)
 
     def _resolve_recovery_starts(self, conn: Connection, user_id: int, rows: list[dict[str, Any]]) -> None:
         sleeps, cycles = schema.sleeps, schema.cycles
@@ -659,6 +768,265 @@ class Store:
             query = query.where(table.c.start_ms < to_ms(hi))
         with self._read() as conn:
             return [json.loads(raw) for (raw,) in conn.execute(query.order_by(table.c.start_ms))]
+
+    # ------------------------------------------------------------------ score history, imports, journal
+
+    def score_versions(
+        self, user_id: int, lo: datetime, hi: datetime, *, rescored_only: bool = False
+    ) -> list[ScoreVersion]:
+        """Every stored score version of the records still stored that start in ``[lo, hi)``.
+
+        Grouped by kind and record (by start), each record's versions oldest first. A recovery is dated
+        by its stored start (its sleep's) in its cycle's offset, else its sleep's. ``rescored_only``
+        leaves out the records seen in one version only (nearly all of them: nothing changed there).
+        """
+        versions, cycles, sleeps = schema.score_versions, schema.cycles, schema.sleeps
+        lo_ms, hi_ms = to_ms(lo), to_ms(hi)
+        out: list[ScoreVersion] = []
+        with self._read() as conn:
+            for kind in COLLECTIONS:
+                table = TABLES[kind]
+                ident = table.c[_KEY[kind]]
+                record_key = ident if kind in ("sleeps", "workouts") else cast(ident, String)
+                source: Any = table.join(
+                    versions,
+                    and_(
+                        versions.c.user_id == table.c.user_id,
+                        versions.c.kind == kind,
+                        versions.c.record_key == record_key,
+                    ),
+                )
+                if kind == "recoveries":
+                    source = source.outerjoin(
+                        cycles, and_(cycles.c.user_id == table.c.user_id, cycles.c.id == table.c.cycle_id)
+                    ).outerjoin(
+                        sleeps, and_(sleeps.c.user_id == table.c.user_id, sleeps.c.id == table.c.sleep_id)
+                    )
+                    offset: Any = func.coalesce(cycles.c.timezone_offset, sleeps.c.timezone_offset, "+00:00")
+                else:
+                    offset = table.c.timezone_offset
+                query = (
+                    select(
+                        versions.c.record_key,
+                        table.c.start_ms,
+                        offset,
+                        versions.c.updated_ms,
+                        versions.c.seen_ms,
+                        versions.c.score_state,
+                        versions.c.score,
+                    )
+                    .select_from(source)
+                    .where(table.c.user_id == user_id, table.c.start_ms >= lo_ms, table.c.start_ms < hi_ms)
+                    .order_by(table.c.start_ms, versions.c.record_key, versions.c.updated_ms)
+                )
+                if rescored_only:
+                    several = (
+                        select(versions.c.record_key)
+                        .where(versions.c.user_id == user_id, versions.c.kind == kind)
+                        .group_by(versions.c.record_key)
+                        .having(func.count() > 1)
+                    )
+                    query = query.where(versions.c.record_key.in_(several))
+                for key, start_ms, tz, updated_ms, seen_ms, state, score in conn.execute(query):
+                    parsed = json.loads(score)
+                    out.append(
+                        ScoreVersion(
+                            kind=kind,
+                            record_key=str(key),
+                            start_ms=int(start_ms),
+                            timezone_offset=str(tz),
+                            updated_ms=int(updated_ms),
+                            seen_ms=int(seen_ms),
+                            score_state=str(state),
+                            score=parsed if isinstance(parsed, dict) else None,
+                        )
+                    )
+        return out
+
+    def save_import(
+        self,
+        user_id: int,
+        records: Mapping[Collection, Sequence[tuple[int, dict[str, Any]]]],
+        journal: Sequence[JournalRow],
+        source: str,
+        imported: datetime,
+    ) -> ImportCounts:
+        """Store an app export's records (``kind -> [(start_ms, v2-shaped raw)]``) and journal answers.
+
+        All in one transaction: on any failure nothing is written. Rows are keyed on (kind, start) and
+        (cycle start, question); one whose content is the same is left as it was, so importing the same
+        export twice changes nothing. The data version moves only when something changed.
+
+        Raises:
+            StoreError: the database could not be written (nothing was).
+        """
+        counts = ImportCounts()
+        imported_ms = to_ms(imported)
+        source = source[:200]  # a file name, shown in reports; the column holds 200
+        with self._write() as conn:
+            for kind, items in records.items():
+                self._import_records(conn, user_id, kind, items, source, imported_ms, counts)
+            self._import_journal(conn, user_id, journal, imported_ms, counts)
+            if any(counts.new.values()) or any(counts.updated.values()):
+                _bump_version(conn)
+        return counts
+
+    @staticmethod
+    def _import_records(
+        conn: Connection,
+        user_id: int,
+        kind: Collection,
+        items: Sequence[tuple[int, dict[str, Any]]],
+        source: str,
+        imported_ms: int,
+        counts: ImportCounts,
+    ) -> None:
+        table = schema.imported_records
+        wanted = {int(start_ms): raw for start_ms, raw in items}  # a start given twice: the last wins
+        stored: dict[int, str] = {}
+        for chunk in _chunks(list(wanted)):
+            stored.update(
+                conn.execute(
+                    select(table.c.start_ms, table.c.raw).where(
+                        table.c.user_id == user_id, table.c.kind == kind, table.c.start_ms.in_(chunk)
+                    )
+                ).all()
+            )
+        fresh: list[dict[str, Any]] = []
+        for start_ms, raw in wanted.items():
+            text_ = json.dumps(storable_json(raw), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            old = stored.get(start_ms)
+            if old is None:
+                fresh.append(
+                    {
+                        "user_id": user_id,
+                        "kind": kind,
+                        "start_ms": start_ms,
+                        "raw": text_,
+                        "source": source,
+                        "imported_ms": imported_ms,
+                    }
+                )
+            elif old == text_ or json.loads(old) == json.loads(text_):
+                counts.unchanged[kind] += 1
+            else:
+                conn.execute(
+                    update(table)
+                    .where(table.c.user_id == user_id, table.c.kind == kind, table.c.start_ms == start_ms)
+                    .values(raw=text_, source=source, imported_ms=imported_ms)
+                )
+                counts.updated[kind] += 1
+        if fresh:
+            conn.execute(table.insert(), fresh)
+            counts.new[kind] += len(fresh)
+
+    @staticmethod
+    def _import_journal(
+        conn: Connection, user_id: int, journal: Sequence[JournalRow], imported_ms: int, counts: ImportCounts
+    ) -> None:
+        table = schema.journal_entries
+        wanted = {(row.cycle_start_ms, row.question): row for row in journal}
+        stored: dict[tuple[int, str], tuple[Any, ...]] = {}
+        starts = sorted({start for start, _ in wanted})
+        for chunk in _chunks(starts):
+            for start, question, *rest in conn.execute(
+                select(
+                    table.c.cycle_start_ms,
+                    table.c.question,
+                    table.c.answered_yes,
+                    table.c.notes,
+                    table.c.cycle_end_ms,
+                    table.c.timezone_offset,
+                    table.c.cycle_id,
+                ).where(table.c.user_id == user_id, table.c.cycle_start_ms.in_(chunk))
+            ):
+                stored[(int(start), str(question))] = (bool(rest[0]), *rest[1:])
+        fresh: list[dict[str, Any]] = []
+        for (start, question), row in wanted.items():
+            values = {
+                "answered_yes": row.answered_yes,
+                "notes": row.notes,
+                "cycle_end_ms": row.cycle_end_ms,
+                "timezone_offset": row.timezone_offset,
+                "cycle_id": row.cycle_id,
+            }
+            old = stored.get((start, question))
+            if old is None:
+                fresh.append(
+                    {
+                        "user_id": user_id,
+                        "cycle_start_ms": start,
+                        "question": question,
+                        **values,
+                        "imported_ms": imported_ms,
+                    }
+                )
+            elif old == tuple(values.values()):
+                counts.unchanged["journal"] += 1
+            else:
+                conn.execute(
+                    update(table)
+                    .where(
+                        table.c.user_id == user_id,
+                        table.c.cycle_start_ms == start,
+                        table.c.question == question,
+                    )
+                    .values(**values, imported_ms=imported_ms)
+                )
+                counts.updated["journal"] += 1
+        if fresh:
+            conn.execute(table.insert(), fresh)
+            counts.new["journal"] += len(fresh)
+
+    def imported_records(self, user_id: int, kind: Collection, lo: datetime, hi: datetime) -> list[Any]:
+        """Imported records of ``kind`` starting in ``[lo, hi)``, newest first, as v2 models."""
+        table = schema.imported_records
+        query = (
+            select(table.c.raw)
+            .where(
+                table.c.user_id == user_id,
+                table.c.kind == kind,
+                table.c.start_ms >= to_ms(lo),
+                table.c.start_ms < to_ms(hi),
+            )
+            .order_by(table.c.start_ms.desc())
+        )
+        with self._read() as conn:
+            return _usable(MODELS[kind], conn.execute(query))
+
+    def journal(self, user_id: int, lo: datetime, hi: datetime) -> list[JournalRow]:
+        """Journal answers of the cycles starting in ``[lo, hi)``, oldest cycle first."""
+        table = schema.journal_entries
+        query = (
+            select(
+                table.c.cycle_start_ms,
+                table.c.question,
+                table.c.answered_yes,
+                table.c.notes,
+                table.c.cycle_end_ms,
+                table.c.timezone_offset,
+                table.c.cycle_id,
+            )
+            .where(
+                table.c.user_id == user_id,
+                table.c.cycle_start_ms >= to_ms(lo),
+                table.c.cycle_start_ms < to_ms(hi),
+            )
+            .order_by(table.c.cycle_start_ms, table.c.question)
+        )
+        with self._read() as conn:
+            return [
+                JournalRow(
+                    cycle_start_ms=int(start),
+                    question=str(question),
+                    answered_yes=bool(yes),
+                    notes=notes,
+                    cycle_end_ms=None if end is None else int(end),
+                    timezone_offset=str(offset),
+                    cycle_id=None if cycle_id is None else int(cycle_id),
+                )
+                for start, question, yes, notes, end, offset, cycle_id in conn.execute(query)
+            ]
 
     def oldest_pending(self, user_id: int, kind: Collection, since_ms: int) -> int | None:
         """The start of the oldest record since ``since_ms`` that WHOOP has not scored yet."""
@@ -833,10 +1201,18 @@ class Store:
         return int(value) if value else None
 
     def delete_user(self, user_id: int) -> None:
-        """Remove every row of one user: records, profile, body, sync state."""
+        """Remove every row of one user: records, score history, imports, journal, profile, body, sync."""
         with self._write() as conn:
             _bump_version(conn)
-            for table in (*TABLES.values(), schema.profiles, schema.body_measurements, schema.sync_state):
+            for table in (
+                *TABLES.values(),
+                schema.score_versions,
+                schema.imported_records,
+                schema.journal_entries,
+                schema.profiles,
+                schema.body_measurements,
+                schema.sync_state,
+            ):
                 conn.execute(delete(table).where(table.c.user_id == user_id))
             conn.execute(delete(schema.meta).where(schema.meta.c.key == f"body_synced:{user_id}"))
             conn.execute(
@@ -926,6 +1302,34 @@ class Store:
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+def score_json(score: Any) -> str:
+    """The canonical JSON text of a ``score`` object (``"null"`` for none), as ``score_versions`` keeps it.
+
+    Migration 0002 writes the same text, so the first sync after an upgrade finds nothing changed.
+    """
+    return json.dumps(score, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def _insert_ignoring_known(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping (on SQLite and PostgreSQL) any whose primary key is already stored.
+
+    A new record's version is written without a read first: its key exists already only if WHOOP
+    deleted and re-created the record with the same ``updated_at``, and then the stored version stands.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    else:
+        conn.execute(table.insert(), rows)  # no portable "ignore"; the keys read were left out
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def _replace(conn: Connection, table: Table, key: dict[str, Any], row: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
@@ -365,5 +366,232 @@ def stage_bar(segments: Sequence[tuple[str, float, str]], *, label: str = "Sleep
             f"<title>{escape(name)}</title></rect>"
         )
         x += w
+    parts.append("</svg>")
+    return _svg(parts)
+
+
+# --------------------------------------------------------------------------- drivers page (issue 10)
+
+
+def _signed(x: float) -> str:
+    # A difference reads as one: "+5", "0", "−5" (a real minus sign, not a hyphen).
+    if abs(x) < 1e-9:
+        return "0"
+    text = _fmt(abs(x))
+    return ("+" if x > 0 else "\u2212") + text
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    """One factor of a forest plot: its label, estimate with interval, n, emphasis and tooltip."""
+
+    label: str
+    estimate: float
+    low: float
+    high: float
+    n_text: str
+    significant: bool = False
+    css: str = ""  # e.g. good / bad: which way a clear association points
+    title: str = ""
+
+
+FOREST_ROW_PX = 46  # a row: the label line, then the interval under it
+FOREST_AXIS_PX = 44  # tick labels and the axis title under the rows
+# The CSS padding of svg.forest (style.css): the label line starts in the left one, n sits in the right one.
+FOREST_PAD_LEFT_PX = 18
+FOREST_PAD_RIGHT_PX = 96
+FOREST_LABEL_CHARS = 42  # longer labels are shortened on the chart (the tooltip and table keep them)
+
+
+def forest_plot(rows: Sequence[ForestRow], *, label: str, axis_title: str) -> Markup:
+    """Effects with their intervals, one row per factor, around a zero line; empty without rows.
+
+    Each row puts its label on a line of its own across the whole chart and the interval under it,
+    with n at its right end (in the SVG's right padding), so a phone keeps most of its width for the
+    intervals. x positions are percentages of the plot width and y positions pixels, so the text
+    stays at its CSS size on any screen.
+    """
+    if not rows:
+        return Markup("")
+    values = [v for r in rows for v in (r.low, r.high, r.estimate, 0.0)]
+    lo, hi = min(values), max(values)
+    span = hi - lo or 1.0
+    ticks = nice_ticks(lo - span * 0.05, hi + span * 0.05, count=4)
+    lo, hi = ticks[0], ticks[-1]
+
+    def x(v: float) -> str:
+        return _pct((v - lo) / (hi - lo))
+
+    plot_px = len(rows) * FOREST_ROW_PX
+    height = plot_px + FOREST_AXIS_PX
+    parts = [
+        f'<svg class="forest" role="img" aria-label="{escape(label)}" height="{height}" overflow="visible">'
+        f"<title>{escape(label)}</title>"
+    ]
+    for k, t in enumerate(ticks):
+        minor = " minor" if k % 2 and len(ticks) > 5 else ""
+        parts.append(f'<line class="grid" x1="{x(t)}" x2="{x(t)}" y1="0" y2="{plot_px}"/>')
+        parts.append(
+            f'<text class="axis x{minor}" x="{x(t)}" y="{plot_px + 16}" text-anchor="middle">'
+            f"{escape(_signed(t))}</text>"
+        )
+    parts.append(f'<line class="zero" x1="{x(0.0)}" x2="{x(0.0)}" y1="0" y2="{plot_px}"/>')
+    for i, r in enumerate(rows):
+        top = i * FOREST_ROW_PX
+        mid = top + 32
+        css = " ".join(c for c in ("factor", "sig" if r.significant else "", r.css) if c)
+        parts.append(f'<g class="{escape(css)}">')
+        if r.title:
+            parts.append(f"<title>{escape(r.title)}</title>")
+        parts.append(
+            f'<rect class="hit" x="0" y="{top}" width="100%" height="{FOREST_ROW_PX}"/>'
+            f'<text class="label" x="0" dx="-{FOREST_PAD_LEFT_PX}" y="{top + 15}">'
+            f"{escape(_clip(r.label, FOREST_LABEL_CHARS))}</text>"
+            f'<line class="ci" x1="{x(r.low)}" x2="{x(r.high)}" y1="{mid}" y2="{mid}"/>'
+            f'<line class="cap" x1="{x(r.low)}" x2="{x(r.low)}" y1="{mid - 5}" y2="{mid + 5}"/>'
+            f'<line class="cap" x1="{x(r.high)}" x2="{x(r.high)}" y1="{mid - 5}" y2="{mid + 5}"/>'
+            f'<circle class="est" cx="{x(r.estimate)}" cy="{mid}" r="5"/>'
+            f'<text class="n" x="100%" dx="{FOREST_PAD_RIGHT_PX}" y="{mid + 4}" text-anchor="end">'
+            f"{escape(r.n_text)}</text>"
+        )
+        parts.append("</g>")
+    parts.append(
+        f'<text class="axis title" x="50%" y="{plot_px + 36}" text-anchor="middle">'
+        f"{escape(axis_title)}</text>"
+    )
+    parts.append("</svg>")
+    return _svg(parts)
+
+
+@dataclass(frozen=True)
+class XY:
+    """One point of a scatter plot, with a tooltip and an optional CSS class."""
+
+    x: float
+    y: float
+    title: str = ""
+    css: str = ""
+
+
+def scatter_plot(
+    points: Sequence[XY],
+    *,
+    label: str,
+    x_unit: str = "",
+    y_unit: str = "",
+    x_ticks: Sequence[tuple[float, str]] | None = None,
+    y_min: float | None = None,
+    y_max: float | None = None,
+    y_ticks: Sequence[float] | None = None,
+    jitter: float = 0.0,
+    css: str = "",
+) -> Markup:
+    """A scatter plot (same frame as the line charts); empty without points.
+
+    ``x_ticks`` labels a categorical x (e.g. ``[(0, "No"), (1, "Yes")]``), and ``jitter`` (in x units)
+    spreads the points of one category sideways, deterministically, so they do not hide each other.
+    """
+    if not points:
+        return Markup("")
+    lo, hi, ticks, y = _y_frame(*axis_range([p.y for p in points], y_min=y_min, y_max=y_max), y_ticks)
+    xs = [p.x for p in points]
+    if x_ticks is not None:
+        positions = [t for t, _ in x_ticks]
+        x_lo, x_hi = min([*positions, *xs]) - 0.5, max([*positions, *xs]) + 0.5
+        marks = list(x_ticks)
+    else:
+        grid = nice_ticks(min(xs), max(xs), count=4)
+        x_lo, x_hi = grid[0], grid[-1]
+        marks = [(t, f"{_fmt(t)}{x_unit}") for t in grid]
+    x_span = x_hi - x_lo or 1.0
+
+    def x(v: float) -> float:
+        return (v - x_lo) / x_span
+
+    parts = [_open(label, f"scatter {css}".strip())]
+    parts.extend(_y_axis(ticks, y, y_unit))
+    for k, (t, text) in enumerate(marks):
+        minor = " minor" if k % 2 and len(marks) > 3 else ""
+        parts.append(
+            f'<text class="axis x{minor}" x="{_pct(x(t))}" y="100%" dy="18" text-anchor="middle">'
+            f"{escape(text)}</text>"
+        )
+    for i, p in enumerate(points):
+        # The golden-ratio sequence spreads any number of points evenly over the jitter band.
+        offset = ((i * 0.618034) % 1.0 - 0.5) * jitter
+        cx, cy = x(p.x + offset), y(min(max(p.y, lo), hi))
+        dot = f"pt {p.css}".strip()
+        tip = p.title or f"{_fmt(p.x)}{x_unit}: {_fmt(p.y)}{y_unit}"
+        parts.append(
+            f'<circle class="{escape(dot)}" cx="{_pct(cx)}" cy="{_pct(cy)}" r="3.5">'
+            f"<title>{escape(tip)}</title></circle>"
+        )
+    parts.append("</svg>")
+    return _svg(parts)
+
+
+@dataclass(frozen=True)
+class DayCell:
+    """One day of a calendar heatmap: its date, CSS class (e.g. a recovery zone) and tooltip."""
+
+    day: date
+    css: str
+    title: str
+
+
+CAL_CELL_PX = 14
+CAL_STEP_PX = 17  # cell plus gap
+CAL_LEFT_PX = 30  # weekday labels
+CAL_RIGHT_PX = 34  # the weekday labels again, for a phone that shows only the newest weeks
+CAL_TOP_PX = 20  # month labels
+WEEKDAY_LABELS = ((0, "Mon"), (2, "Wed"), (4, "Fri"), (6, "Sun"))
+
+
+def calendar_heatmap(cells: Sequence[DayCell], *, label: str) -> Markup:
+    """A year at a glance: weeks as columns (Monday first), weekdays as rows, one cell per day.
+
+    Drawn at a fixed pixel size (no viewBox), so text and cells keep their size; a phone scrolls the
+    calendar inside its card (style.css starts it at the newest week). Empty without cells.
+    """
+    if not cells:
+        return Markup("")
+    cells = sorted(cells, key=lambda c: c.day)
+    first_monday = cells[0].day - timedelta(days=cells[0].day.weekday())
+    weeks = (cells[-1].day - first_monday).days // 7 + 1
+    width = CAL_LEFT_PX + weeks * CAL_STEP_PX + CAL_RIGHT_PX
+    height = CAL_TOP_PX + 7 * CAL_STEP_PX
+    parts = [
+        f'<svg class="calendar" role="img" aria-label="{escape(label)}" width="{width}" height="{height}">'
+        f"<title>{escape(label)}</title>"
+    ]
+    for row, text in WEEKDAY_LABELS:
+        baseline = CAL_TOP_PX + row * CAL_STEP_PX + CAL_CELL_PX - 2
+        parts.append(
+            f'<text class="axis wd" x="{CAL_LEFT_PX - 6}" y="{baseline}" text-anchor="end">'
+            f"{escape(text)}</text>"
+            f'<text class="axis wd end" x="{width - CAL_RIGHT_PX + 4}" y="{baseline}">{escape(text)}</text>'
+        )
+    # Each month is labelled at the week holding its 1st; a partial first month only when its label
+    # would not run into the next month's.
+    months = [(c.day, (c.day - first_monday).days // 7) for c in cells if c.day.day == 1]
+    if not months or months[0][1] >= 3:
+        months.insert(0, (cells[0].day, 0))
+    for day, col in months:
+        x = CAL_LEFT_PX + col * CAL_STEP_PX
+        parts.append(f'<text class="axis month" x="{x}" y="13">{escape(f"{day:%b}")}</text>')
+    for c in cells:
+        col = (c.day - first_monday).days // 7
+        row = c.day.weekday()
+        cx = CAL_LEFT_PX + col * CAL_STEP_PX
+        cy = CAL_TOP_PX + row * CAL_STEP_PX
+        parts.append(
+            f'<rect class="day {escape(c.css)}" x="{cx}" y="{cy}" width="{CAL_CELL_PX}" '
+            f'height="{CAL_CELL_PX}" rx="2" data-date="{c.day.isoformat()}">'
+            f"<title>{escape(c.title)}</title></rect>"
+        )
     parts.append("</svg>")
     return _svg(parts)

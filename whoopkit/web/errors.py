@@ -44,6 +44,7 @@ NAV = (
     ("/cycles-view", "Strain"),
     ("/workouts-view", "Workouts"),
     ("/ai-insights-view", "AI insights"),
+    ("/what-affects-my-recovery", "What affects recovery"),
 )
 
 LOGIN_BANNER = "You are not connected to WHOOP (or the saved login expired)."

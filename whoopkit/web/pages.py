@@ -3,15 +3,17 @@
 Records and day rows arrive newest first; charts run oldest first. Unscored records stay visible as
 "pending" / "unscorable" and are gaps in charts, never zeros. Each range view also returns
 ``export``: the same table as plain values, with units in the column names, for its CSV download.
+A value WHOOP re-scored carries its change sentence ("WHOOP changed Tue 3 Nov recovery from 54% to
+61%") as a note under it, in the row of the record it concerns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from whoopkit.analytics import DaySummary, build_days, kj_to_kcal, whoop_day, window_stats
+from whoopkit.analytics import DaySummary, ScoreChange, build_days, kj_to_kcal, whoop_day, window_stats
 from whoopkit.models import (
     Cycle,
     ScoreState,
@@ -37,8 +39,11 @@ RHR_MIN_SPAN_BPM = 10.0
 HRV_MIN_SPAN_MS = 20.0
 SLEEP_MIN_SPAN_HOURS = 3.0
 
-Cell = str | dict[str, str]
+Cell = str | dict[str, Any]
 Value = str | int | float | None
+Changes = Mapping[date, Sequence[ScoreChange]]
+# What a re-score note is about: (kind, record key) -> metric -> sentences.
+Rescored = dict[tuple[str, str], dict[str, list[str]]]
 
 
 def _times(value: float | None, factor: float) -> float | None:
@@ -48,6 +53,26 @@ def _times(value: float | None, factor: float) -> float | None:
 def _state_cell(state: ScoreState | str) -> dict[str, str]:
     label = fmt.state_label(state)
     return {"text": label, "css": label}
+
+
+def _rescored(changes: Changes | None) -> Rescored:
+    out: Rescored = {}
+    for day in (changes or {}).values():
+        for change in day:
+            out.setdefault((change.kind, change.record_key), {}).setdefault(change.metric, []).append(
+                change.sentence
+            )
+    return out
+
+
+def _noted(cell: Cell, rescored: Rescored, kind: str, key: object, metric: str) -> Cell:
+    """``cell`` with the sentences of WHOOP's re-scores of this value as notes under it."""
+    notes = rescored.get((kind, str(key)), {}).get(metric)
+    if not notes:
+        return cell
+    if isinstance(cell, dict):
+        return {**cell, "notes": notes}
+    return {"text": cell, "css": "", "notes": notes}
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
@@ -224,8 +249,11 @@ def _trends(days: Sequence[DaySummary], today: date) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- range views
 
 
-def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str, Any]:
-    """Strain per day: a bar chart and a table."""
+def cycles_view(
+    cycles: Sequence[Cycle], *, days: int, today: date, changes: Changes | None = None
+) -> dict[str, Any]:
+    """Strain per day: a bar chart and a table (re-scores noted under the strain)."""
+    rescored = _rescored(changes)
     cycles = sorted(cycles, key=lambda c: c.start, reverse=True)
     pairs = [(whoop_day(c), c.score.strain if c.score else None) for c in cycles]
     points = [charts.Point(fmt.short_day(d), v) for d, v in _daily_series(pairs, days, today)]
@@ -238,7 +266,13 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
             {
                 "cells": [
                     fmt.day(whoop_day(c)),
-                    fmt.number(s.strain, 1) if s else _state_cell(c.score_state),
+                    _noted(
+                        fmt.number(s.strain, 1) if s else _state_cell(c.score_state),
+                        rescored,
+                        "cycles",
+                        c.id,
+                        "strain",
+                    ),
                     fmt.kcal(s.kilojoule) if s else fmt.DASH,
                     fmt.number(s.average_heart_rate, 0, "bpm") if s else fmt.DASH,
                     fmt.number(s.max_heart_rate, 0, "bpm") if s else fmt.DASH,
@@ -297,8 +331,11 @@ def cycles_view(cycles: Sequence[Cycle], *, days: int, today: date) -> dict[str,
     }
 
 
-def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dict[str, Any]:
+def workouts_view(
+    workouts: Sequence[Workout], *, days: int, today: date, changes: Changes | None = None
+) -> dict[str, Any]:
     """Workouts: strain per workout and a table with duration, heart rate, energy, distance."""
+    rescored = _rescored(changes)
     workouts = sorted(workouts, key=lambda w: w.start, reverse=True)
     # A true time axis: one slot per day of the range, each bar at its workout's day and time of day,
     # so a busy week looks busy and an empty one empty.
@@ -331,7 +368,13 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
                     f"{fmt.day(w.local_start.date())} {fmt.clock(w.local_start)}",
                     sport,
                     fmt.duration_ms(duration_ms),
-                    fmt.number(s.strain, 1) if s else _state_cell(w.score_state),
+                    _noted(
+                        fmt.number(s.strain, 1) if s else _state_cell(w.score_state),
+                        rescored,
+                        "workouts",
+                        w.id,
+                        "strain",
+                    ),
                     fmt.number(s.average_heart_rate, 0, "bpm") if s else fmt.DASH,
                     fmt.number(s.max_heart_rate, 0, "bpm") if s else fmt.DASH,
                     fmt.kcal(s.kilojoule) if s else fmt.DASH,
@@ -397,8 +440,11 @@ def workouts_view(workouts: Sequence[Workout], *, days: int, today: date) -> dic
     }
 
 
-def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, Any]:
+def sleep_view(
+    sleeps: Sequence[Sleep], *, days: int, today: date, changes: Changes | None = None
+) -> dict[str, Any]:
     """Sleep: stages per night, performance, and a table (naps included, marked)."""
+    rescored = _rescored(changes)
     sleeps = sorted(sleeps, key=lambda s: s.start, reverse=True)
     nights = [s for s in sleeps if not s.nap]
     by_day: dict[date, Sleep] = {}
@@ -445,7 +491,13 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
                     f"{fmt.clock(s.local_start)}–{fmt.clock(local_end)}",
                     fmt.duration_ms(_asleep_milli(s)) if sc else _state_cell(s.score_state),
                     fmt.duration_ms(sc.stage_summary.total_in_bed_time_milli) if sc else fmt.DASH,
-                    fmt.percent(sc.sleep_performance_percentage) if sc else fmt.DASH,
+                    _noted(
+                        fmt.percent(sc.sleep_performance_percentage) if sc else fmt.DASH,
+                        rescored,
+                        "sleeps",
+                        s.id,
+                        "sleep performance",
+                    ),
                     fmt.percent(sc.sleep_efficiency_percentage) if sc else fmt.DASH,
                     fmt.duration_ms(sc.stage_summary.total_slow_wave_sleep_time_milli) if sc else fmt.DASH,
                     fmt.duration_ms(sc.stage_summary.total_rem_sleep_time_milli) if sc else fmt.DASH,
@@ -535,8 +587,11 @@ def sleep_view(sleeps: Sequence[Sleep], *, days: int, today: date) -> dict[str, 
     }
 
 
-def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> dict[str, Any]:
+def recovery_view(
+    day_rows: Sequence[DaySummary], *, days: int, today: date, changes: Changes | None = None
+) -> dict[str, Any]:
     """Recovery coloured by zone, HRV and resting heart rate from day rows: charts and a table."""
+    rescored = _rescored(changes)
     with_recovery = sorted(
         (r for r in day_rows if r.recovery_state != "MISSING"), key=lambda r: r.date, reverse=True
     )
@@ -550,11 +605,20 @@ def recovery_view(day_rows: Sequence[DaySummary], *, days: int, today: date) -> 
     for r in with_recovery:
         scored = r.recovery_pct is not None
         zone = fmt.zone(r.recovery_pct) if scored else ""
+        key = r.cycle_id  # a recovery's key is its cycle's id
         cells: list[Cell] = [
             fmt.day(r.date),
-            {"text": fmt.percent(r.recovery_pct), "css": zone} if scored else _state_cell(r.recovery_state),
-            fmt.number(r.hrv_ms, 0, "ms"),
-            fmt.number(r.resting_hr_bpm, 0, "bpm"),
+            _noted(
+                {"text": fmt.percent(r.recovery_pct), "css": zone}
+                if scored
+                else _state_cell(r.recovery_state),
+                rescored,
+                "recoveries",
+                key,
+                "recovery",
+            ),
+            _noted(fmt.number(r.hrv_ms, 0, "ms"), rescored, "recoveries", key, "hrv"),
+            _noted(fmt.number(r.resting_hr_bpm, 0, "bpm"), rescored, "recoveries", key, "rhr"),
             fmt.percent(r.spo2_pct, 1),
             fmt.number(r.skin_temp_c, 1, "°C"),
         ]

@@ -57,10 +57,9 @@ def _worst(first: "Freshness", second: "Freshness") -> "Freshness":
 async def get_trends(
     ctx: Ctx, days: TrendDays = 30, include_points: IncludePoints = False
 ) -> Annotated[CallToolResult, TrendsOut]:
-    """Trends over the last `days` days: recovery, HRV, resting HR, sleep, strain, workouts and more.
-
-    Per metric: mean, median, min/max, personal baseline (mean of the 30 days before the latest day),
-    slope per week with a direction (improving / declining / stable) and outlier days.
+    """Trends over the last `days` days of recovery, HRV, resting HR, sleep, strain, workouts and more:
+    per metric mean, median, min/max, baseline (mean of the 30 days before the latest day), slope per
+    week, direction and outlier days.
     """
     service = await service_of(ctx)
 
@@ -96,10 +95,8 @@ async def compare_periods(
     second_start: PeriodDay = None,
     second_end: PeriodDay = None,
 ) -> Annotated[CallToolResult, CompareOut]:
-    """Compare two periods: by default the last `days` days with the `days` before them.
-
-    Or give all four of first_start, first_end, second_start, second_end (YYYY-MM-DD). Per metric:
-    both means, the change and whether the second period is better, worse or unchanged.
+    """Compare two periods, the last `days` days with the `days` before them or first_start..first_end
+    with second_start..second_end: per metric both means, the change, better, worse or unchanged.
     """
     explicit = (first_start, first_end, second_start, second_end)
     if any(d is not None for d in explicit) and any(d is None for d in explicit):
@@ -180,10 +177,8 @@ async def get_weekly_report(ctx: Ctx, weeks_ago: WeeksAgo = 0) -> Annotated[Call
 
 
 async def should_i_train_today(ctx: Ctx) -> Annotated[CallToolResult, ReadinessOut]:
-    """Should I train today? Push, maintain or recover, with a day-strain target and the reasons.
-
-    Uses today's recovery zone, HRV and resting HR against your 30-day baselines, last night's sleep
-    and the acute:chronic strain ratio.
+    """Push, maintain or recover today, with a day-strain target and the reasons: recovery zone, HRV and
+    resting HR vs 30-day baselines, last night's sleep, acute:chronic strain.
     """
     service = await service_of(ctx)
     answer = await on_today(service, lambda today: service.days(today - timedelta(days=BASELINE_DAYS), today))

@@ -1,5 +1,7 @@
 """``get_history``: the records of a date range, newest first, from the local store.
 
+Day rows carry ``score_changes``: the sentences of WHOOP's later re-scores of that day's records.
+
 No ``from __future__ import annotations`` here: the SDK evaluates the tool signatures at registration.
 """
 
@@ -23,7 +25,7 @@ from whoopkit.mcp_server.common import (
     on_today,
     resolve_range,
 )
-from whoopkit.mcp_server.schemas import HistoryKind, HistoryOut
+from whoopkit.mcp_server.schemas import HistoryDay, HistoryKind, HistoryOut
 from whoopkit.mcp_server.state import service_of
 
 
@@ -60,7 +62,12 @@ async def _history(service: Any, kind: HistoryKind, first: date, last: date, max
         # are not read (nor synced, which for a year of four collections would cost rate limit).
         newest = max(first, last - timedelta(days=max_records - 1))
         answer: Any = await service.days(newest, last)
-        items, truncated = list(answer.data), newest > first
+        changes = service.score_changes(newest, last)
+        items = [
+            HistoryDay(**dict(day), score_changes=[c.sentence for c in changes.get(day.date, [])])
+            for day in answer.data
+        ]
+        truncated = newest > first
         fields: dict[str, Any] = {"days": items}
     elif kind == "cycles":
         answer = await service.cycles(first, last)
@@ -86,6 +93,9 @@ async def _history(service: Any, kind: HistoryKind, first: date, last: date, max
     text = f"{len(items)} {kind} from {first} to {last}"
     if truncated:
         text += f" (truncated at {max_records}: raise max_records or narrow the range for the rest)"
+    rescored = sum(1 for item in items if isinstance(item, HistoryDay) and item.score_changes)
+    if rescored:
+        text += f"; WHOOP re-scored {rescored} of these days after first scoring them (see score_changes)"
     return HistoryOut(
         **envelope(service, answer.freshness),
         summary=text + "." + note(service, answer.freshness),

@@ -87,9 +87,8 @@ async def profile_result(service: "WhoopService") -> CallToolResult:
 
 
 async def get_recovery_score(ctx: Ctx) -> Annotated[CallToolResult, RecoveryOut]:
-    """Today's recovery: score %, green/yellow/red zone, HRV (ms), resting HR (bpm), SpO2 %, skin temp °C.
-
-    If it is not scored yet (PENDING_SCORE) the newest scored recovery is included as well.
+    """Today's recovery: %, zone, HRV, resting HR, SpO2, skin temp; while it is PENDING_SCORE, also the
+    newest scored one.
     """
     service = await service_of(ctx)
     today = service.today()

@@ -1,17 +1,30 @@
-"""AI insights: the page (at once, with a "thinking…" card) and its JSON data endpoint."""
+"""AI insights: the page (at once, with a "thinking…" card) and its JSON data endpoint.
+
+The insight reads the last month's records plus the long-term evidence of the person's history (what
+is associated with their recovery over a year, and their records). That evidence covers the history
+already in the store: like every page, this one syncs only what it shows (its month), while the
+background sync and ``whoopkit sync`` bring in the rest, so asking for insights never starts a year-long
+sync. With less than a year stored, the drivers cover what is stored (from ``MIN_HISTORY_DAYS`` on) and
+the records wait for the year; a complete history (WHOOP has nothing older) is used whatever its length.
+The evidence is a bonus: when it fails or takes longer than ``EVIDENCE_SECONDS`` the insight is built
+without it (and the log says why).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from whoopkit import insights as insights_mod
-from whoopkit.service import Answer, WhoopService
+from whoopkit.errors import AuthError
+from whoopkit.service import DRIVERS_MIN_DAYS, Answer, WhoopService
 from whoopkit.web import pages
 from whoopkit.web.deps import ServiceDep, WebDep
 from whoopkit.web.errors import render
@@ -19,8 +32,11 @@ from whoopkit.web.routers.common import freshness_of
 from whoopkit.web.state import WebState
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 INSIGHT_TTL = 600.0  # a model answer stays good while the numbers it was given are the same
+EVIDENCE_DAYS = 365
+EVIDENCE_SECONDS = 5.0  # for drivers and records together, on top of the month's read
 
 Facts = list[tuple[str, str]]
 NoticePart = tuple[str, bool]  # (text, whether it is a command to type)
@@ -56,6 +72,7 @@ async def _insight_input(service: WhoopService) -> tuple[insights_mod.InsightInp
     # One read brings every collection of the window up to date; the records then come from the store.
     answer = await service.days(start, end)
     body = await service.body()
+    evidence = await _evidence(service)
     data = insights_mod.InsightInput(
         body=body.data,
         cycles=service.stored_cycles(start, end),
@@ -63,8 +80,64 @@ async def _insight_input(service: WhoopService) -> tuple[insights_mod.InsightInp
         sleeps=service.stored_sleeps(start, end),
         workouts=service.stored_workouts(start, end),
         now=service.now(),
+        evidence=evidence,
     )
     return data, answer
+
+
+def stored_days(service: WhoopService) -> int | None:
+    """Whole days of history the store holds, ending today (None: all of WHOOP's history is stored).
+
+    The daily collections bound it (cycles, recoveries, sleeps); workouts are sparse, and a year without
+    one is no gap. Two days are kept in hand so that the window asked lies inside what was synced.
+    """
+    status = service.store_status()
+    firsts: list[datetime] = []
+    for kind in ("cycles", "recoveries", "sleeps"):
+        col = status.collections.get(kind)
+        if col is not None and col.complete:
+            continue
+        if col is None or col.oldest is None:
+            return 0
+        firsts.append(col.oldest)
+    if not firsts:
+        return None
+    return max(0, (service.today() - max(firsts).date()).days - 2)
+
+
+async def _evidence(service: WhoopService) -> insights_mod.Evidence:
+    """Drivers of recovery over the stored year and the records, each left out (and logged) on failure."""
+    deadline = time.monotonic() + EVIDENCE_SECONDS
+    drivers = records = None
+    problems: list[str] = []
+    held = stored_days(service)
+    days = EVIDENCE_DAYS if held is None else min(EVIDENCE_DAYS, held)
+    if days >= max(DRIVERS_MIN_DAYS, insights_mod.MIN_HISTORY_DAYS):
+        try:
+            async with asyncio.timeout(EVIDENCE_SECONDS):
+                drivers = (await service.drivers(days, "recovery")).data
+        except AuthError:
+            raise
+        except Exception as exc:  # the insight must not depend on the evidence, whatever went wrong
+            problems.append(_why("drivers", exc))
+    if days >= EVIDENCE_DAYS:
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                records = (await service.records()).data
+        except AuthError:
+            raise
+        except Exception as exc:  # the insight must not depend on the evidence, whatever went wrong
+            problems.append(_why("records", exc))
+    problem = "; ".join(problems) or None
+    if problem:
+        logger.warning("AI insights without part of the long-term evidence: %s", problem)
+    return insights_mod.Evidence(drivers=drivers, records=records, stored_days=held, problem=problem)
+
+
+def _why(what: str, exc: Exception) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"the {what} took longer than {EVIDENCE_SECONDS:g} s"
+    return f"the {what} failed ({type(exc).__name__}: {exc})"
 
 
 async def _generate(

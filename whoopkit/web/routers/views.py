@@ -1,6 +1,7 @@
 """The four range views (strain, workouts, sleep, recovery over 1..365 days): charts and a table.
 
 Each renders from the store through the service, and ``?format=csv`` downloads the table it shows.
+A value WHOOP re-scored since sync first saw it says so in its row (``service.score_changes``).
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from whoopkit.analytics import ScoreChange
 from whoopkit.service import Answer, WhoopService
 from whoopkit.web import pages
 from whoopkit.web.deps import RANGE_CHOICES, DaysDep, Format, FormatDep, ServiceDep
@@ -41,6 +43,13 @@ async def _read(
         start, today = service.window(days)
         answer = await fetch(start, today)
     return answer, today
+
+
+def _changes(service: WhoopService, days: int, today: date, fmt: Format) -> dict[date, list[ScoreChange]]:
+    """WHOOP's re-scores of the days shown (read from the store only; the CSV has no place for them)."""
+    if fmt == "csv":
+        return {}
+    return service.score_changes(today - timedelta(days=days - 1), today)
 
 
 def _cell(value: object) -> object:
@@ -97,7 +106,9 @@ def _answer(
 async def cycles_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Day strain over the range: a chart and a table (``?format=csv``: the table as CSV)."""
     answer, today = await _read(service, days, service.cycles)
-    context = pages.cycles_view(answer.data, days=days, today=today)
+    context = pages.cycles_view(
+        answer.data, days=days, today=today, changes=_changes(service, days, today, fmt)
+    )
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
 
@@ -105,7 +116,9 @@ async def cycles_view(request: Request, days: DaysDep, fmt: FormatDep, service: 
 async def workouts_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Workouts over the range: a chart and a table (``?format=csv``: the table as CSV)."""
     answer, today = await _read(service, days, service.workouts)
-    context = pages.workouts_view(answer.data, days=days, today=today)
+    context = pages.workouts_view(
+        answer.data, days=days, today=today, changes=_changes(service, days, today, fmt)
+    )
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
 
@@ -113,7 +126,9 @@ async def workouts_view(request: Request, days: DaysDep, fmt: FormatDep, service
 async def sleep_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Sleep over the range: stages, performance and a table (``?format=csv``: the table as CSV)."""
     answer, today = await _read(service, days, service.sleeps)
-    context = pages.sleep_view(answer.data, days=days, today=today)
+    context = pages.sleep_view(
+        answer.data, days=days, today=today, changes=_changes(service, days, today, fmt)
+    )
     return _answer(request, service, answer, context, days=days, fmt=fmt)
 
 
@@ -121,5 +136,7 @@ async def sleep_view(request: Request, days: DaysDep, fmt: FormatDep, service: S
 async def recovery_view(request: Request, days: DaysDep, fmt: FormatDep, service: ServiceDep) -> Response:
     """Recovery, HRV and resting HR over the range from the day rows (``?format=csv``: the table)."""
     answer, today = await _read(service, days, service.days)
-    context = pages.recovery_view(answer.data, days=days, today=today)
+    context = pages.recovery_view(
+        answer.data, days=days, today=today, changes=_changes(service, days, today, fmt)
+    )
     return _answer(request, service, answer, context, days=days, fmt=fmt)

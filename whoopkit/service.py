@@ -357,6 +357,11 @@ class WhoopService:
                 )
         except WhoopkitError as exc:
             logger.info("warm-up stopped early: %s", type(exc).__name__)
+        await self.preload_statistics()
+
+    async def preload_statistics(self) -> None:
+        """Import SciPy's statistics in a worker thread (1-3 s cold), so the first drivers answer need not."""
+        await anyio.to_thread.run_sync(analytics.load_statistics)
 
     # ------------------------------------------------------------------ deadlines
 

@@ -9,6 +9,7 @@ sees its consent page while server-side calls reach the same fake in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import errno
 import logging
@@ -109,6 +110,7 @@ def create_app(
             state.templates.env.get_template(name)
         state.sync_wake = asyncio.Event()  # one per lifespan: an Event belongs to the loop it waits in
         task = background.start(service, state.sync, settings.whoop_sync_interval, state.sync_wake)
+        preload = asyncio.create_task(service.preload_statistics(), name="whoopkit-preload-statistics")
         if settings.credentials_problem:
             logger.warning("%s", settings.credentials_problem)
         if demo:
@@ -119,6 +121,8 @@ def create_app(
             yield
         finally:
             await background.stop(task)
+            with contextlib.suppress(Exception):
+                await preload  # a worker thread cannot be cancelled; wait for the import to end
             state.service = None
             await service.aclose()
 

@@ -536,3 +536,158 @@ async def test_the_demo_imports_its_export_once_whichever_process_warms_up_first
     finally:
         await first.aclose()
         await second.aclose()
+
+
+# ---------------------------------------------------------------------------------------- review fixes
+
+
+def _shift(rows: list[list[str]], day: date, minutes: int, *headers: str) -> None:
+    """Move ``headers`` of the cycle of WHOOP day ``day`` by ``minutes`` (an edit made after the export)."""
+    start = column(rows, "Cycle start time")
+    for row in rows[1:]:
+        if (datetime.fromisoformat(row[start]) + timedelta(hours=12)).date() == day:
+            for i in (column(rows, h) for h in headers):
+                row[i] = (datetime.fromisoformat(row[i]) + timedelta(minutes=minutes)).isoformat(" ")
+
+
+async def test_a_night_whose_bedtime_was_edited_since_the_export_is_still_matched_with_its_journal(
+    service: WhoopService, files: Files, tmp_path: Path
+) -> None:
+    await service.sync(days=30)
+    end = service.today()
+    edited = end - timedelta(days=9)
+    changed = edit(
+        files,
+        "physiological_cycles.csv",
+        lambda rows: _shift(rows, edited, -40, "Cycle start time", "Sleep onset"),
+    )
+    changed = edit(
+        changed, "sleeps.csv", lambda rows: _shift(rows, edited, -40, "Cycle start time", "Sleep onset")
+    )
+    changed = edit(changed, "journal_entries.csv", lambda rows: _shift(rows, edited, -40, "Cycle start time"))
+
+    report = await service.import_export(write_zip(tmp_path / "export.zip", changed))
+
+    synced = {kind: len(service.stored_raw(kind, None, None)) for kind in imports.KINDS}
+    assert report.matched == synced
+    assert report.journal_matched == 6 * synced["cycles"]
+    api = service.stored_days(end - timedelta(days=29), end)
+    assert service.history_days(end - timedelta(days=29), end) == api
+
+
+def test_overlapping_spans_match_the_record_they_mostly_cover_and_a_nap_never_matches_a_night() -> None:
+    hour = 3_600_000
+    api = [(0, 24 * hour), (24 * hour, 48 * hour), (30 * hour, 31 * hour)]
+    naps = [False, False, True]
+    imported = [
+        (23 * hour, 48 * hour),
+        (30 * hour + hour // 4, 31 * hour + hour // 4),
+        (50 * hour, 51 * hour),
+    ]
+    imported_naps = [False, False, False]
+
+    found = imports.match_spans(imported, api, same=lambda i, j: imported_naps[i] == naps[j])
+
+    # An hour earlier is still the second day, not the first it now overlaps; a nap never is a night.
+    assert found == [1, None, None]
+    assert imports.match_spans(imported[:2], api) == [1, 2]
+
+
+@pytest.fixture
+def downloads(tmp_path: Path, files: Files) -> Path:
+    """A Downloads folder: other apps' CSVs, an unrelated tree, and the unzipped export one folder down."""
+    folder = tmp_path / "Downloads"
+    (folder / "my_whoop_data_2026_11_20").mkdir(parents=True)
+    for name, data in files.items():
+        (folder / "my_whoop_data_2026_11_20" / name.upper().replace(".CSV", ".csv")).write_bytes(data)
+    (folder / "my_whoop_data_2026_11_20" / "notes.txt").write_text("mine", encoding="utf-8")
+    strava = 'Activity ID,Activity Date,Activity Name,Activity Type\n1,"Nov 1, 2026",Run,Run\n'
+    (folder / "activities.csv").write_text(strava, encoding="utf-8")
+    (folder / "budget.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    deep = folder / "photos" / "2019" / "old_export"
+    deep.mkdir(parents=True)
+    (deep / "sleeps.csv").write_text("not read at all", encoding="utf-8")
+    (folder / "photos" / "holiday.jpg").write_bytes(b"\xff\xd8")
+    return folder
+
+
+def test_a_downloads_folder_is_read_only_for_the_exports_four_files_near_its_top(
+    downloads: Path, files: Files
+) -> None:
+    batch = imports.read_export([downloads], 10129)
+
+    export = downloads / "my_whoop_data_2026_11_20"
+    assert sorted(Path(f.path).name for f in batch.files) == sorted(
+        n.upper().replace(".CSV", ".csv") for n in files
+    )
+    assert all(Path(f.path).parent == export for f in batch.files)
+    assert batch.ignored_files == [
+        str(downloads / "activities.csv"),
+        str(downloads / "budget.csv"),
+        str(export / "notes.txt"),
+    ]
+    assert len(batch.records["cycles"]) == 180 and len(batch.journal) == 1080
+
+
+async def test_the_import_report_says_which_other_files_were_ignored(
+    offline: WhoopService, downloads: Path
+) -> None:
+    report = await offline.import_export(downloads)
+
+    assert len(report.ignored_files) == 3 and str(downloads / "activities.csv") in report.ignored_files
+    assert report.new["cycles"] == 180
+
+
+async def test_a_csv_named_explicitly_must_carry_one_of_the_exports_four_names(
+    offline: WhoopService, downloads: Path
+) -> None:
+    strava = downloads / "activities.csv"
+    before = offline.store.data_version()
+
+    with pytest.raises(ImportFileError) as caught:
+        await offline.import_export(strava)
+
+    assert str(caught.value).startswith(f"{strava}: the file is not one of the WHOOP export's files")
+    assert "physiological_cycles.csv" in str(caught.value) and caught.value.path == str(strava)
+    assert offline.store.data_version() == before
+
+
+def test_a_zip_reads_only_the_four_names_at_any_depth_and_lists_the_others(
+    files: Files, tmp_path: Path
+) -> None:
+    inside = {f"export/data/{name}": data for name, data in files.items()}
+    zipped = write_zip(
+        tmp_path / "backup.zip",
+        {**inside, "strava/activities.csv": b"Activity ID\n1\n", "export/cycles_2025.csv": b"x\n"},
+    )
+
+    batch = imports.read_export([zipped], 10129)
+
+    assert len(batch.files) == 4 and len(batch.records["cycles"]) == 180
+    assert batch.ignored_files == [f"{zipped}/strava/activities.csv", f"{zipped}/export/cycles_2025.csv"]
+
+
+def test_a_journal_question_is_kept_as_one_clean_line_of_at_most_300_characters(tmp_path: Path) -> None:
+    hidden = "Have any\u200b caffeine?\u202e"
+    long = "Did you " + "really " * 60 + "sleep?"
+    path = tmp_path / "journal_entries.csv"
+    path.write_text(
+        "Cycle start time,Cycle end time,Cycle timezone,Question text,Answered yes,Notes\n"
+        f"2026-11-02 23:10:00,2026-11-03 22:50:00,UTC-05:00,{hidden},true,\n"
+        f"2026-11-02 23:10:00,2026-11-03 22:50:00,UTC-05:00,{long},false,\n"
+        f"2026-11-03 22:50:00,2026-11-04 23:00:00,UTC-05:00,{hidden},false,\n"
+        f"2026-11-03 22:50:00,2026-11-04 23:00:00,UTC-05:00,Eat a late meal?,false,\n",
+        encoding="utf-8",
+    )
+
+    batch = imports.read_export([path], 10129)
+
+    cut = next(q for q in batch.questions if q.startswith("Did you"))
+    assert len(cut) == imports.MAX_QUESTION_CHARS and cut.endswith("…")
+    assert set(batch.questions) == {"Have any caffeine?", cut, "Eat a late meal?"}
+    [summary] = batch.files
+    assert [(c.line, c.question, c.reason) for c in summary.questions_changed] == [
+        (2, "Have any caffeine?", "invisible or control characters were removed"),
+        (3, cut, f"it was cut to {imports.MAX_QUESTION_CHARS} characters"),
+    ]
+    assert summary.skipped == [] and len(batch.journal) == 4

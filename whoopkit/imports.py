@@ -3,7 +3,8 @@
 The API has no journal and the app's export has no ids, so this module builds v2-shaped records
 from the export's rows (``physiological_cycles.csv``, ``sleeps.csv``, ``workouts.csv``,
 ``journal_entries.csv``) that validate as :mod:`whoopkit.models`, and decides which of them the API
-already has (a record of the same kind starting within :data:`MATCH_WINDOW`). It does no I/O beyond
+already has (a record of the same kind starting within :data:`MATCH_WINDOW`, or else covering the
+same span for the most part: :func:`match_spans`). It does no I/O beyond
 reading the files it is given, and never touches the store (the service commits what it returns).
 
 Design notes (the WHY):
@@ -11,6 +12,9 @@ Design notes (the WHY):
 * **Ids are synthesized deterministically**, so importing the same export twice yields the same
   rows: a cycle's id is minus its start in epoch seconds (never a WHOOP id, which is positive),
   sleeps and workouts get a UUID5 of user, kind and start, and a recovery is keyed by its cycle.
+* **Files are known by their exact names** (any case): in a zip at any depth, in a directory directly
+  or one folder down (an unzipped export), never by a walk of the tree; every other file there is
+  ignored and listed. A CSV named explicitly must carry one of the four names.
 * **Columns are matched by meaning, not spelling.** A header is split into a name and a trailing
   ``(unit)``, lower-cased and stripped of punctuation; known aliases and units are converted
   (``Energy burned (cal)`` and ``(kcal)`` are both kilocalories; WHOOP's "cal" are kcal). Every other
@@ -46,10 +50,13 @@ from pydantic import BaseModel, ValidationError
 
 from whoopkit.errors import ImportFileError
 from whoopkit.models import Cycle, Recovery, Sleep, Workout, parse_offset
+from whoopkit.text import one_line
 
 __all__ = [
     "KINDS",
     "MATCH_WINDOW",
+    "MAX_QUESTION_CHARS",
+    "ChangedQuestion",
     "FileSummary",
     "ImportBatch",
     "ImportReport",
@@ -60,8 +67,10 @@ __all__ = [
     "check_paths",
     "cycle_day",
     "cycle_id_for",
+    "match_spans",
     "match_starts",
     "merge_records",
+    "open_span",
     "pair_records",
     "read_export",
     "read_zip_bytes",
@@ -83,13 +92,17 @@ MODELS: dict[Kind, type[BaseModel]] = {
     "workouts": Workout,
 }
 
+MAX_QUESTION_CHARS = 300
+"""The longest journal question kept (the store's column); a longer one is cut, ending in "…"."""
 MATCH_WINDOW = timedelta(minutes=10)
-"""An imported record and an API record of the same kind starting this close are the same record."""
+"""An imported record and an API record of the same kind starting this close are the same record.
+
+Failing that, they are the same when their spans overlap by more than half of the shorter one (see
+:func:`match_spans`): a bedtime edited in the app after the export moves a start by far more."""
 # A decade of WHOOP history is a few MB of CSV; anything far larger is not an export (or is a zip bomb).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
-MAX_DEPTH = 4
 _NAMESPACE = uuid.UUID("5d7a1c1e-8f0b-5c7e-9a55-77686f6f706b")
 _KJ_PER_KCAL = 4.184
 _MINUTE_MS = 60_000
@@ -108,6 +121,15 @@ class SkippedRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class ChangedQuestion:
+    """A journal question kept in another form than the file's: its 1-based line, the form kept, why."""
+
+    line: int
+    question: str
+    reason: str
+
+
 @dataclass
 class FileSummary:
     """What one file held: rows read, the columns used and ignored (exact headers), skipped rows."""
@@ -119,6 +141,7 @@ class FileSummary:
     columns_ignored: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
     skipped: list[SkippedRow] = field(default_factory=list)
+    questions_changed: list[ChangedQuestion] = field(default_factory=list)
     records: dict[str, int] = field(default_factory=dict)
 
 
@@ -662,30 +685,14 @@ class _Source:
     read: Callable[[], bytes]
 
 
+_BY_FILE_NAME: dict[str, FileKind] = {name: kind for kind, name in FILE_NAMES.items()}
+_KNOWN_NAMES = ", ".join(FILE_NAMES.values())
+
+
 def _kind_from_name(name: str) -> FileKind | None:
-    stem = re.sub(r"[^a-z]+", "_", Path(name).stem.lower())
-    if "journal" in stem:
-        return "journal_entries"
-    if "cycle" in stem or "physiological" in stem:
-        return "physiological_cycles"
-    if "workout" in stem or "activit" in stem:
-        return "workouts"
-    if "sleep" in stem:
-        return "sleeps"
-    return None
-
-
-def _kind_from_header(header: Sequence[str]) -> FileKind | None:
-    names = {_split(h)[0] for h in header}
-    if "question text" in names or "question" in names:
-        return "journal_entries"
-    if "workout start time" in names or "activity name" in names:
-        return "workouts"
-    if "recovery score" in names or "day strain" in names:
-        return "physiological_cycles"
-    if "sleep onset" in names or "nap" in names:
-        return "sleeps"
-    return None
+    # Only the export's own four names: a folder like ~/Downloads holds other apps' CSVs too
+    # (Strava's activities.csv), and guessing from a name or a header would import them as WHOOP's.
+    return _BY_FILE_NAME.get(name.lower())
 
 
 def _is_junk(name: str) -> bool:
@@ -1013,7 +1020,8 @@ class _Builder:
         start = row.time("cycle_start")
         if start is None:
             raise _Skip("it has no Cycle start time")
-        question = row.get("question")
+        # Questions are outside text that reaches prompts and tool summaries: one clean, bounded line.
+        question = one_line(str(row.get("question") or ""), MAX_QUESTION_CHARS)
         if not question:
             raise _Skip("it has no Question text")
         answered = row.get("answer")
@@ -1043,26 +1051,30 @@ _ONE: dict[Kind, str] = {
     "sleeps": "sleep",
     "workouts": "workout",
 }
+
+
+def _question_change(given: str) -> str:
+    cleaned = one_line(given, None)
+    reasons = []
+    if cleaned != given:
+        reasons.append("invisible or control characters were removed")
+    if len(cleaned) > MAX_QUESTION_CHARS:
+        reasons.append(f"it was cut to {MAX_QUESTION_CHARS} characters")
+    return " and ".join(reasons)
+
+
 # Cycles first: a sleeps.csv row then replaces the main sleep a cycle row also describes.
 _ORDER: dict[FileKind, int] = {"physiological_cycles": 0, "sleeps": 1, "workouts": 2, "journal_entries": 3}
 
 
-def _read_file(builder: _Builder, source: _Source, kind: FileKind | None, text: str) -> FileSummary:
+def _read_file(builder: _Builder, source: _Source, kind: FileKind, text: str) -> FileSummary:
     header, rows = _table(text, source.path)
-    if kind is None:
-        kind = _kind_from_header(header)
-    if kind is None:
-        raise ImportFileError(
-            "this is not one of the WHOOP export's files (physiological_cycles.csv, sleeps.csv, "
-            "workouts.csv, journal_entries.csv).",
-            path=source.path,
-            line=1,
-        )
     cols = _resolve(kind, header, source.path)
     summary = FileSummary(source.path, kind, columns_used=cols.used, columns_ignored=cols.ignored)
     counts: dict[str, int] = {}
     journal_lines: dict[tuple[int, str], int] = {}
     questions: set[str] = set()
+    changed: set[str] = set()  # each changed question is reported once, at its first line
     width = len(header)
     for line, cells in rows:
         summary.rows += 1
@@ -1076,6 +1088,12 @@ def _read_file(builder: _Builder, source: _Source, kind: FileKind | None, text: 
             if kind == "journal_entries":
                 answer = builder.answer(row, where, journal_lines)
                 questions.add(answer.question)
+                given = str(row.get("question"))
+                if answer.question != given and given not in changed:
+                    changed.add(given)
+                    summary.questions_changed.append(
+                        ChangedQuestion(line, answer.question, _question_change(given))
+                    )
                 counts["journal"] = counts.get("journal", 0) + 1
                 continue
             if kind == "physiological_cycles":
@@ -1096,34 +1114,21 @@ def _read_file(builder: _Builder, source: _Source, kind: FileKind | None, text: 
     return summary
 
 
-def _sources_of(path: Path) -> tuple[list[tuple[_Source, FileKind | None]], list[str], Callable[[], None]]:
+Found = list[tuple[_Source, FileKind]]
+
+
+def _sources_of(path: Path) -> tuple[Found, list[str], Callable[[], None]]:
     """The files to read under ``path`` (a zip, a directory or one CSV), the ignored ones, and a closer.
 
     Raises:
-        ImportFileError: ``path`` is missing, unreadable, not a zip though named one, or holds no export file.
+        ImportFileError: ``path`` is missing, unreadable, not a zip though named one, holds no export
+            file, or is a CSV file not named as one of the export's.
     """
     shown = str(path)
     if not path.exists():
         raise ImportFileError("there is no such file or directory.", path=shown)
     if path.is_dir():
-        found: list[tuple[_Source, FileKind | None]] = []
-        ignored: list[str] = []
-        for child in sorted(path.rglob("*")):
-            rel = child.relative_to(path)
-            if len(rel.parts) > MAX_DEPTH or not child.is_file() or _is_junk(str(rel)):
-                continue
-            kind = _kind_from_name(child.name) if child.suffix.lower() == ".csv" else None
-            if kind is None:
-                ignored.append(str(child))
-                continue
-            found.append((_file_source(child), kind))
-        if not found:
-            raise ImportFileError(
-                "the directory holds none of the WHOOP export's files (physiological_cycles.csv, "
-                "sleeps.csv, workouts.csv, journal_entries.csv).",
-                path=shown,
-            )
-        return found, ignored, lambda: None
+        return (*_directory_sources(path), lambda: None)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
         try:
             archive = zipfile.ZipFile(path)
@@ -1134,7 +1139,66 @@ def _sources_of(path: Path) -> tuple[list[tuple[_Source, FileKind | None]], list
         except ImportFileError:
             archive.close()
             raise
-    return [(_file_source(path), _kind_from_name(path.name))], [], lambda: None
+    kind = _kind_from_name(path.name)
+    if kind is None:
+        raise ImportFileError(
+            f"the file is not one of the WHOOP export's files, which are named {_KNOWN_NAMES}.", path=shown
+        )
+    return [(_file_source(path), kind)], [], lambda: None
+
+
+def _entries(folder: Path) -> list[Path]:
+    """The visible entries of ``folder``, sorted (hidden files and macOS resource forks left out).
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and not _is_junk(p.name))
+
+
+def _directory_sources(path: Path) -> tuple[Found, list[str]]:
+    """The export files directly in ``path`` or one folder down (an unzipped export), and the others.
+
+    Never a walk of the whole tree: ``whoopkit import ~/Downloads`` must not read every folder in it.
+    Only the files of folders actually looked at are listed as ignored.
+
+    Raises:
+        ImportFileError: the directory cannot be listed or holds none of the export's files.
+    """
+    try:
+        top = _entries(path)
+    except OSError as exc:
+        raise ImportFileError(
+            f"the directory cannot be read ({exc.strerror or exc}).", path=str(path)
+        ) from None
+    found: Found = []
+    ignored: list[str] = []
+    for entry in top:
+        if entry.is_dir():
+            try:
+                inner = [p for p in _entries(entry) if p.is_file()]
+            except OSError:
+                continue  # a folder we may not read is not an export
+            kinds = [_kind_from_name(p.name) for p in inner]
+            if any(kinds):
+                for child, kind in zip(inner, kinds, strict=True):
+                    if kind is None:
+                        ignored.append(str(child))
+                    else:
+                        found.append((_file_source(child), kind))
+        elif entry.is_file():
+            kind = _kind_from_name(entry.name)
+            if kind is None:
+                ignored.append(str(entry))
+            else:
+                found.append((_file_source(entry), kind))
+    if not found:
+        raise ImportFileError(
+            f"the directory holds none of the WHOOP export's files ({_KNOWN_NAMES}), directly or in a "
+            "folder inside it.",
+            path=str(path),
+        )
+    return found, ignored
 
 
 def _file_source(path: Path) -> _Source:
@@ -1150,22 +1214,20 @@ def _file_source(path: Path) -> _Source:
     return _Source(str(path), path.name, read)
 
 
-def _zip_sources(
-    archive: zipfile.ZipFile, shown: str
-) -> tuple[list[tuple[_Source, FileKind | None]], list[str]]:
+def _zip_sources(archive: zipfile.ZipFile, shown: str) -> tuple[Found, list[str]]:
     members = archive.infolist()
     if len(members) > MAX_ZIP_MEMBERS:
         raise ImportFileError(
             f"the zip holds {len(members)} files, far more than a WHOOP export.", path=shown
         )
-    found: list[tuple[_Source, FileKind | None]] = []
+    found: Found = []
     ignored: list[str] = []
     total = 0
     for info in members:
         if info.is_dir() or _is_junk(info.filename):
             continue
         name = Path(info.filename).name
-        kind = _kind_from_name(name) if name.lower().endswith(".csv") else None
+        kind = _kind_from_name(name)
         if kind is None:
             ignored.append(f"{shown}/{info.filename}")
             continue
@@ -1179,11 +1241,7 @@ def _zip_sources(
             )
         found.append((_Source(where, name, _zip_reader(archive, info, where)), kind))
     if not found:
-        raise ImportFileError(
-            "the zip holds none of the WHOOP export's files (physiological_cycles.csv, sleeps.csv, "
-            "workouts.csv, journal_entries.csv).",
-            path=shown,
-        )
+        raise ImportFileError(f"the zip holds none of the WHOOP export's files ({_KNOWN_NAMES}).", path=shown)
     return found, ignored
 
 
@@ -1199,14 +1257,12 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
     return read
 
 
-def _read_sources(
-    sources: Sequence[tuple[_Source, FileKind | None]], user_id: int, source: str
-) -> ImportBatch:
+def _read_sources(sources: Sequence[tuple[_Source, FileKind]], user_id: int, source: str) -> ImportBatch:
     builder = _Builder(user_id)
     texts = [(s, kind, _decode(s.read(), s.path)) for s, kind in sources]
 
-    def order(item: tuple[_Source, FileKind | None, str]) -> int:
-        return _ORDER[item[1]] if item[1] is not None else len(_ORDER)
+    def order(item: tuple[_Source, FileKind, str]) -> int:
+        return _ORDER[item[1]]
 
     batch = ImportBatch(source=source, user_id=user_id)
     for s, kind, text in sorted(texts, key=order):
@@ -1239,7 +1295,7 @@ def read_export(paths: Sequence[Path], user_id: int) -> ImportBatch:
     """
     if not paths:
         raise ImportFileError("No file was given to import.", path="")
-    sources: list[tuple[_Source, FileKind | None]] = []
+    sources: Found = []
     ignored: list[str] = []
     closers: list[Callable[[], None]] = []
     try:
@@ -1302,11 +1358,67 @@ def match_starts(
     return out
 
 
+Span = tuple[int, int]
+
+
+def match_spans(
+    imported: Sequence[Span],
+    api: Sequence[Span],
+    window: timedelta = MATCH_WINDOW,
+    *,
+    same: Callable[[int, int], bool] | None = None,
+) -> list[int | None]:
+    """For each imported ``[start, end)`` span (epoch ms), the index in ``api`` of the same record.
+
+    The nearest start within ``window`` first (:func:`match_starts`); failing that, the API span not
+    matched yet that overlaps it the most, by more than half of the shorter of the two. Records of a
+    kind barely overlap unless they are one, so an edit of the bedtime still matches the night while the
+    cycle before it, which it now overlaps by the edit's minutes, does not. ``same(i, j)`` may further
+    require imported ``i`` and API ``j`` to agree (a nap is never the night's sleep).
+    """
+    first = match_starts([lo for lo, _ in imported], [lo for lo, _ in api], window)
+    if same is not None:
+        first = [j if j is None or same(i, j) else None for i, j in enumerate(first)]
+    taken = {j for j in first if j is not None}
+    order = sorted(range(len(api)), key=lambda i: api[i][0])
+    starts = [api[i][0] for i in order]
+    longest = max((hi - lo for lo, hi in api), default=0)
+    out = list(first)
+    for i, j in enumerate(first):
+        if j is not None:
+            continue
+        lo, hi = imported[i]
+        best, most = None, 0
+        at = bisect_left(starts, lo - longest)
+        while at < len(starts) and starts[at] < hi:
+            k = order[at]
+            at += 1
+            if k in taken or (same is not None and not same(i, k)):
+                continue
+            their_lo, their_hi = api[k]
+            overlap = min(hi, their_hi) - max(lo, their_lo)
+            if overlap * 2 > min(hi - lo, their_hi - their_lo) and overlap > most:
+                best, most = k, overlap
+        if best is not None:
+            taken.add(best)
+            out[i] = best
+    return out
+
+
 RecordSet = Mapping[Kind, Sequence[Any]]
 
 
 def _start_ms(record: Any) -> int:
     return _ms(record.start)
+
+
+def open_span(start_ms: int, end_ms: int | None) -> Span:
+    """A ``[start, end)`` span for matching; an open one (the current cycle) is taken as a day long."""
+    return start_ms, max(start_ms + 1, end_ms) if end_ms is not None else start_ms + _DAY_MS
+
+
+def _span(record: Any) -> Span:
+    return open_span(_ms(record.start), _ms(record.end) if record.end is not None else None)
 
 
 def _recovery_starts(
@@ -1330,17 +1442,23 @@ class Pairing:
         return len(self.pairs.get(kind, {}))
 
 
-def pair_records(api: RecordSet, imported: RecordSet) -> Pairing:
-    """Pair each imported record with the API record of the same kind starting within :data:`MATCH_WINDOW`.
+def _same_nap(ours: Sequence[Any], theirs: Sequence[Any]) -> Callable[[int, int], bool]:
+    return lambda i, j: bool(ours[i].nap) == bool(theirs[j].nap)
 
-    A recovery's start is its cycle's (or, failing that, its sleep's).
+
+def pair_records(api: RecordSet, imported: RecordSet) -> Pairing:
+    """Pair each imported record with the API record of the same kind it is (:func:`match_spans`).
+
+    Sleeps pair only with sleeps of the same nap flag. A recovery follows its cycle's pairing (or,
+    failing that, pairs by start: its cycle's, or else its sleep's).
     """
     pairs: dict[Kind, dict[int, Any]] = {}
     api_cycles, api_sleeps = list(api.get("cycles", ())), list(api.get("sleeps", ()))
     imp_cycles, imp_sleeps = list(imported.get("cycles", ())), list(imported.get("sleeps", ()))
     for kind in ("cycles", "sleeps", "workouts"):
         theirs, ours = list(api.get(kind, ())), list(imported.get(kind, ()))
-        found = match_starts([_start_ms(r) for r in ours], [_start_ms(r) for r in theirs])
+        same = _same_nap(ours, theirs) if kind == "sleeps" else None
+        found = match_spans([_span(r) for r in ours], [_span(r) for r in theirs], same=same)
         pairs[kind] = {i: theirs[j] for i, j in enumerate(found) if j is not None}
     cycle_ids = {imp_cycles[i].id: c.id for i, c in pairs["cycles"].items()}
     sleep_ids = {imp_sleeps[i].id: s.id for i, s in pairs["sleeps"].items()}

@@ -43,7 +43,7 @@ from whoopkit.analytics.units import day_text, hours_text
 from whoopkit.config import Settings
 from whoopkit.errors import InsightsUnavailableError
 from whoopkit.models import Cycle, Recovery, Sleep, UserBodyMeasurement, Workout
-from whoopkit.text import one_line
+from whoopkit.text import MAX_NAME_CHARS, one_line
 
 if TYPE_CHECKING:
     import ollama
@@ -166,7 +166,8 @@ def _key(text: str) -> str:
 
 
 def _sport(name: str) -> str:
-    return _clean(name.replace("-", " ").replace("_", " "))[:40]
+    # The daily lines sit outside the evidence section, yet a sport name could carry its markers too.
+    return _data(name.replace("-", " ").replace("_", " "), MAX_NAME_CHARS)
 
 
 def build_prompt(data: InsightInput) -> str:
@@ -235,8 +236,13 @@ def build_prompt(data: InsightInput) -> str:
 
 def _data(text: str, limit: int = MAX_EVIDENCE_LINE_CHARS) -> str:
     # Journal questions and sport names are outside text inside the data section: one line each, and
-    # never the section's own markers, so no text can end the section and speak as the prompt.
-    return one_line(_MARKERS.sub("", text), limit=limit)
+    # never the section's own markers, so no text can end the section and speak as the prompt. Control
+    # and zero-width characters go first (">\u200b>" is a marker once they are gone), then marker runs
+    # until none is left (removing ">>" from "<>><" joins a new "<<").
+    flat = one_line(text, limit=None)
+    while (cut := _MARKERS.sub("", flat)) != flat:
+        flat = cut
+    return one_line(flat, limit=limit)
 
 
 def _dated(day: date) -> str:

@@ -115,7 +115,7 @@ def create_demo_fake(*, auto_approve: bool = True, control_endpoints: bool = Tru
     return create_fake_whoop(
         # A realistic week (weekend nights and all) plus one journal habit with a known cost, so the
         # demo's "what affects your recovery" has something true to find once its export is imported.
-        effects=PlantedEffects(weekday_effects=True),
+        effects=PlantedEffects(weekday_effects=True, alcohol_probability=0.3),
         client_id=DEMO_CLIENT_ID,
         client_secret=DEMO_CLIENT_SECRET,
         auto_approve=auto_approve,

@@ -462,7 +462,8 @@ class WhoopService:
         as_of = None if any(s is None for s in synced) else min(s for s in synced if s is not None)
         if error is None:
             return Freshness(as_of=as_of)
-        if not any(synced) and not self.store.has_records(user_id, kinds):
+        stored = self.store.has_records(user_id, kinds) or self.store.has_imported(user_id, kinds)
+        if not any(synced) and not stored:
             # Nothing to answer from: the face says WHOOP is not answering (or when to retry).
             if isinstance(error, RateLimitedError):
                 raise error
@@ -771,10 +772,10 @@ class WhoopService:
         """Import the WHOOP app's data export (its zip, its folder, or CSV files) into the store.
 
         The files are read in a worker thread; records the API also has (same kind, starting within
-        ``imports.MATCH_WINDOW``) are counted as matched, and each journal answer is tied to its API
-        cycle. Everything is written in one transaction, so a malformed file leaves the store as it
-        was; ``dry_run`` reads and reports without writing. WHOOP is not called when the store
-        already knows whose history this is.
+        ``imports.MATCH_WINDOW`` or covering the same span: ``imports.match_spans``) are counted as
+        matched, and each journal answer is tied to its cycle's API twin. Everything is written in one
+        transaction, so a malformed file leaves the store as it was; ``dry_run`` reads and reports
+        without writing. WHOOP is not called when the store already knows whose history this is.
 
         Raises:
             ImportFileError: a file is missing or malformed (the message names it and the line).
@@ -810,9 +811,21 @@ class WhoopService:
             api = {kind: self.store.records(user_id, kind, lo, hi) for kind in COLLECTIONS}
         pairing = imports.pair_records(api, ours)
         cycles = api["cycles"]
-        twins = imports.match_starts(
-            [a.cycle_start_ms for a in batch.journal], [int(c.start.timestamp() * 1000) for c in cycles]
+
+        def ms(moment: datetime) -> int:
+            return int(moment.timestamp() * 1000)
+
+        # An answer follows its cycle: the imported cycle's pairing, else the same match on its own span.
+        spans = {a.cycle_start_ms: a.cycle_end_ms for a in batch.journal}
+        found = imports.match_spans(
+            [imports.open_span(begin, finish) for begin, finish in spans.items()],
+            [imports.open_span(ms(c.start), None if c.end is None else ms(c.end)) for c in cycles],
         )
+        by_span = {begin: None if j is None else cycles[j].id for begin, j in zip(spans, found, strict=True)}
+        twins = [
+            pairing.cycle_ids.get(imports.cycle_id_for(a.cycle_start_ms), by_span[a.cycle_start_ms])
+            for a in batch.journal
+        ]
         journal = [
             JournalRow(
                 cycle_start_ms=a.cycle_start_ms,
@@ -821,9 +834,9 @@ class WhoopService:
                 notes=a.notes,
                 cycle_end_ms=a.cycle_end_ms,
                 timezone_offset=a.timezone_offset,
-                cycle_id=None if j is None else cycles[j].id,
+                cycle_id=twin,
             )
-            for a, j in zip(batch.journal, twins, strict=True)
+            for a, twin in zip(batch.journal, twins, strict=True)
         ]
         report = imports.ImportReport(
             source=batch.source,
@@ -843,7 +856,7 @@ class WhoopService:
 
     def history_days(self, start: date, end: date) -> list[analytics.DaySummary]:
         """Day rows of ``start..end`` from the store alone, newest first: the API's records plus the
-        imported ones the API lacks (no API record of the same kind within ``imports.MATCH_WINDOW``).
+        imported ones the API lacks (no API record of the same kind is it: ``imports.pair_records``).
 
         The API's copy wins wherever both exist. Rows are cached like :meth:`stored_days`.
         """
@@ -950,15 +963,22 @@ class WhoopService:
         if user_id is None:
             return {}
         versions = self.store.score_versions(user_id, *query_bounds(start, end), rescored_only=True)
-        # A nap is dated by its start, a main sleep by the day woken into; only the records know which.
-        sleep_starts = [v.start_ms for v in versions if v.kind == "sleeps"]
-        naps: set[str] = set()
-        if sleep_starts:
-            lo = datetime.fromtimestamp(min(sleep_starts) / 1000, UTC)
-            hi = datetime.fromtimestamp(max(sleep_starts) / 1000 + 1, UTC)  # a second past: ms round-trip
-            naps = {str(s.id) for s in self.store.records(user_id, "sleeps", lo, hi) if s.nap}
+        if not versions:
+            return {}
+        # Dated by the day rows' own placement (a workout by the cycle containing it, a nap by its
+        # start), from the records around the changes within stored_days' window for this range.
+        first = datetime.fromtimestamp(min(v.start_ms for v in versions) / 1000, UTC).date()
+        last = datetime.fromtimestamp(max(v.start_ms for v in versions) / 1000, UTC).date()
+        lo, hi = max(start, first - timedelta(days=1)), min(end, last + timedelta(days=1))
+        lo, hi = lo - timedelta(days=1), hi + timedelta(days=1)
+        placed = analytics.days.record_days(
+            self._stored("cycles", lo, hi),
+            self._stored("recoveries", lo, hi),
+            self._stored("sleeps", lo, hi),
+            self._stored("workouts", lo, hi),
+        )
         out: dict[date, list[analytics.ScoreChange]] = {}
-        for change in analytics.score_changes(versions, naps=naps):
+        for change in analytics.score_changes(versions, days=placed):
             if start <= change.date <= end:
                 out.setdefault(change.date, []).append(change)
         return out

@@ -105,7 +105,9 @@ def test_the_cli_serves_the_requested_days_of_history_with_the_requested_latency
         token = http.post("/_fake/token", json={}).json()["access_token"]
         answer = http.get("/developer/v2/cycle", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200
-        assert fake.stats()["records"]["cycle"]["total"] == 365
+        # The real clock drives the served fake: while its athlete is still asleep on the last night,
+        # that night's cycle has not begun yet.
+        assert fake.stats()["records"]["cycle"]["total"] in (364, 365)
 
 
 def test_the_cli_refuses_zero_days_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

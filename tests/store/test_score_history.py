@@ -12,7 +12,7 @@ from whoopkit import analytics
 from whoopkit.analytics.units import day_text
 from whoopkit.errors import StoreError
 from whoopkit.fake_whoop import FakeWhoop
-from whoopkit.models import Cycle, Sleep
+from whoopkit.models import Cycle, Sleep, Workout
 from whoopkit.service import WhoopService
 from whoopkit.store import Collection, JournalRow, ScoreVersion, Store, to_ms
 
@@ -203,6 +203,38 @@ def test_a_nap_is_dated_by_its_start_and_a_main_sleep_by_the_day_woken_into() ->
     ]
     dates = {c.record_key: c.date.isoformat() for c in analytics.score_changes(pair, naps={"nap"})}
     assert dates == {"main": "2026-11-03", "nap": "2026-11-02"}
+
+
+def test_a_workout_after_midnight_before_bedtime_is_told_on_the_day_row_of_its_cycle(
+    fake: FakeWhoop,
+) -> None:
+    at = {"timezone_offset": "-05:00", "score_state": "SCORED"}
+    cycle = next(c for c in upstream(fake, "cycles") if c["score_state"] == "SCORED")
+    workout = next(w for w in upstream(fake, "workouts") if w["score_state"] == "SCORED")
+    # Monday's cycle runs from Sunday 23:00 to a 00:40 bedtime on Tuesday (all at -05:00).
+    monday = {**cycle, **at, "id": 1, "start": "2026-11-02T04:00:00Z", "end": "2026-11-03T05:40:00Z"}
+    tuesday = {**cycle, **at, "id": 2, "start": "2026-11-03T05:40:00Z", "end": "2026-11-04T04:00:00Z"}
+    late = {**workout, **at, "id": "0c9a6f5e-6a7b-4c1e-9d1f-3e2a1b0c9d81"}
+    late.update(start="2026-11-03T05:05:00Z", end="2026-11-03T05:35:00Z")  # Tue 00:05, before bed
+    lone = {**workout, **at, "id": "0c9a6f5e-6a7b-4c1e-9d1f-3e2a1b0c9d82"}
+    lone.update(start="2026-11-06T05:05:00Z", end="2026-11-06T05:35:00Z")  # Fri 00:05, no cycle stored
+    cycles = [Cycle.model_validate(c) for c in (monday, tuesday)]
+    workouts = [Workout.model_validate(w) for w in (late, lone)]
+    rows = analytics.build_days(cycles, workouts=workouts)
+    shown = {w.workout_id: d.date.isoformat() for d in rows for w in d.workouts}
+    assert shown == {late["id"]: "2026-11-02", lone["id"]: "2026-11-06"}
+
+    versions = [
+        ScoreVersion(
+            "workouts", w["id"], to_ms(datetime.fromisoformat(w["start"])), "-05:00", t, t, "SCORED", s
+        )
+        for w in (late, lone)
+        for t, s in ((1, {"strain": 5.0}), (2, {"strain": 6.5}))
+    ]
+    changes = analytics.score_changes(versions, days=analytics.days.record_days(cycles, workouts=workouts))
+    assert {c.record_key: c.date.isoformat() for c in changes} == shown
+    told = {c.record_key: c.sentence for c in changes}
+    assert told[late["id"]] == "WHOOP changed Mon 2 Nov workout strain from 5.0 to 6.5"
 
 
 # ------------------------------------------------------------------ the app export's tables

@@ -100,10 +100,37 @@ def build_days(
     sleep); workouts join the cycle whose span contains their start, else their own local date.
     Records whose cycle is not given still get a row by their own date (recoveries need their sleep).
     """
+    parts, _ = _place(cycles, recoveries, sleeps, workouts)
+    return [_day_row(day, parts[day]) for day in sorted(parts, reverse=True)]
+
+
+def record_days(
+    cycles: Iterable[Cycle],
+    recoveries: Iterable[Recovery] = (),
+    sleeps: Iterable[Sleep] = (),
+    workouts: Iterable[Workout] = (),
+) -> dict[tuple[str, str], dt.date]:
+    """The day row ``build_days`` shows each record on, by ``(kind, record key)``.
+
+    Keys are ``("cycles", str(id))``, ``("recoveries", str(cycle_id))``, ``("sleeps", str(id))`` and
+    ``("workouts", str(id))``; a recovery that ``build_days`` cannot date is absent.
+    """
+    _, placed = _place(cycles, recoveries, sleeps, workouts)
+    return placed
+
+
+def _place(
+    cycles: Iterable[Cycle],
+    recoveries: Iterable[Recovery],
+    sleeps: Iterable[Sleep],
+    workouts: Iterable[Workout],
+) -> tuple[dict[dt.date, _DayParts], dict[tuple[str, str], dt.date]]:
+    """Each day's records and each record's day: the one placement rule behind every day row."""
     cycle_list = sorted(_latest_by(cycles, lambda c: c.id).values(), key=lambda c: c.start)
     rec_by_cycle = _latest_by(recoveries, lambda r: r.cycle_id)
     sleep_by_id = _latest_by(sleeps, lambda s: s.id)
     parts: dict[dt.date, _DayParts] = defaultdict(_DayParts)
+    placed: dict[tuple[str, str], dt.date] = {}
     day_of_cycle: dict[int, dt.date] = {}
 
     last_day: dt.date | None = None
@@ -114,6 +141,7 @@ def build_days(
             day = last_day + dt.timedelta(days=1)
         parts[day].cycle = cycle
         day_of_cycle[cycle.id] = day
+        placed["cycles", str(cycle.id)] = day
         last_day = day
 
     used_sleeps: set[Any] = set()
@@ -125,8 +153,10 @@ def build_days(
                 continue  # cannot date a recovery without its cycle or its sleep
             rec_day = whoop_day(main)
         parts[rec_day].recovery = recovery
+        placed["recoveries", str(cycle_id)] = rec_day
         if main is not None and not main.nap:
             parts[rec_day].sleep = main
+            placed["sleeps", str(main.id)] = rec_day
             used_sleeps.add(main.id)
 
     for sleep in sorted(sleep_by_id.values(), key=lambda s: s.start):
@@ -138,6 +168,7 @@ def build_days(
             p.sleep = sleep
         else:  # naps, and any extra non-nap sleep in the same cycle, count as naps
             p.naps = [*(p.naps or []), sleep]
+        placed["sleeps", str(sleep.id)] = day
 
     spans = [(c.start, c.end, day_of_cycle[c.id]) for c in cycle_list if c.id in day_of_cycle]
     starts = [start for start, _, _ in spans]
@@ -149,8 +180,9 @@ def build_days(
             day = local_date(workout)
         p = parts[day]
         p.workouts = [*(p.workouts or []), workout]
+        placed["workouts", str(workout.id)] = day
 
-    return [_day_row(day, parts[day]) for day in sorted(parts, reverse=True)]
+    return parts, placed
 
 
 def _latest_by(records: Iterable[_ModelT], key: Callable[[_ModelT], Any]) -> dict[Any, _ModelT]:

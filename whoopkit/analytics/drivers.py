@@ -15,7 +15,8 @@ Factors and their lags:
 - sleep performance (per 10 percentage points): lags 0 and 1;
 - sleep consistency (per 10 percentage points): lag 0 only, since WHOOP already computes it over the
   last four nights;
-- bedtime (the main sleep's local start as hours after 18:00, so 23:30 and 00:30 are one hour apart):
+- bedtime (the main sleep's local start as hours after noon, so 23:30 and 00:30 are one hour apart and
+  an early 17:30 bedtime is 5.5, before them; the clock wraps only at midday, when no main sleep starts):
   lag 0;
 - bedtime deviation (|bedtime - usual bedtime|, usual = the median of the previous 28 nights, at least 7
   of them with a bedtime): lags 0 and 1;
@@ -24,7 +25,11 @@ Factors and their lags:
 - late workout (a workout ending within 3 h of the next main sleep's start): lag 1 only, for the same
   reason (the workout of yesterday evening before last night's sleep);
 - naps (any nap that WHOOP day): lag 1 only (the same day's naps follow the morning's recovery);
-- time-zone change (the main sleep's UTC offset differs from the previous night's): lags 0 and 1;
+- time-zone change (the main sleep's UTC offset differs from the previous night's): lags 0 and 1. A shift
+  of one hour or less on a Saturday or Sunday night (a sleep starting from Saturday noon to Monday noon)
+  of March, April, September, October or November is
+  taken as a daylight-saving clock change, not travel (Europe, North America, Australia and New Zealand
+  change their clocks on such a weekend); a bigger shift, or one on any other night, counts;
 - weekday: lag 0 only, as seven binary factors (that weekday against every other day). One test per
   weekday gives an effect in the outcome's own units that can be quoted ("on Mondays ... 3 points
   lower"), which a single omnibus test across the week cannot; the Benjamini-Hochberg correction over
@@ -34,9 +39,13 @@ Factors and their lags:
 
 Statistics (SciPy, imported on the first call so that importing analytics stays cheap): binary factors
 give the difference in means (yes - no) with the 95 % CI and p of Welch's t-test and Cohen's d;
-continuous factors give the least-squares slope per natural unit with a 95 % CI (t quantile times
-standard error) and Spearman's rank correlation, whose p is the test's p. All p values of one report are
-adjusted together with Benjamini-Hochberg; ``significant`` means q < 0.05.
+continuous factors give the Theil-Sen slope per natural unit (the median of the pairwise slopes) with
+its 95 % CI and Kendall's tau, whose p is the test's p; Spearman's rho is reported alongside. The
+Theil-Sen interval is built from Kendall's statistic, so the effect, its interval, its sign and the test
+agree (a least-squares slope beside a rank test can point the other way when a few outlying days pull
+it). All p values of one report are adjusted together with Benjamini-Hochberg; ``significant`` means
+q < 0.05. A factor that is not significant but whose own interval excludes zero is worded as unclear once
+the report's tests are allowed for, never flatly as no association.
 
 Thresholds: a binary factor needs at least 8 days in each group and a continuous one at least 20 pairs,
 and the same must hold without the most recent 7 days (the 7 days ending at the newest outcome day), so
@@ -54,6 +63,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -85,9 +95,11 @@ _NOT_PROOF = "This is an association, not proof of an effect."
 METHOD = (
     "Binary factors: the difference in mean {outcome} (yes minus no) with its 95% confidence interval and "
     "p value from Welch's t-test (scipy.stats.ttest_ind, equal_var=False), plus Cohen's d. Continuous "
-    "factors: the least-squares slope per natural unit (scipy.stats.linregress) with a 95% confidence "
-    "interval (t quantile times standard error), plus Spearman's rank correlation (scipy.stats.spearmanr), "
-    "whose p value is the test's. The p values of all {tests} tests in this report are adjusted together "
+    "factors: the Theil-Sen slope per natural unit (scipy.stats.theilslopes) with its 95% confidence "
+    "interval, and Kendall's tau (scipy.stats.kendalltau), whose p value is the test's; the interval is "
+    "built from Kendall's statistic, so slope, interval and test agree in direction. Spearman's rho "
+    "(scipy.stats.spearmanr) is given alongside. The p values of all {tests} tests in this report are "
+    "adjusted together "
     "with Benjamini-Hochberg (scipy.stats.false_discovery_control); significant means q < 0.05. A binary "
     "factor needs at least 8 days in each group and a continuous one at least 20 days, also without the "
     "most recent 7 days. Effects are ranked significant first, then by size relative to the outcome's "
@@ -126,7 +138,7 @@ class DriverFactor(BaseModel):
     kind: FactorKind
     lag_days: int = Field(description="0: the outcome's own WHOOP day; 1: the WHOOP day before")
     lag_text: str = Field(description="the lag in words: last night, yesterday, ...")
-    effect: float = Field(description="binary: mean(yes) - mean(no); continuous: slope per `per`")
+    effect: float = Field(description="binary: mean(yes) - mean(no); continuous: Theil-Sen slope per `per`")
     ci_low: float
     ci_high: float
     unit: str = Field(description="the outcome's unit: % (recovery points), ms or bpm")
@@ -142,6 +154,7 @@ class DriverFactor(BaseModel):
     mean_no: float | None = None
     cohens_d: float | None = None
     spearman_rho: float | None = None
+    kendall_tau: float | None = Field(None, description="continuous: Kendall's tau-b, the tested statistic")
     sentence: str
 
 
@@ -369,7 +382,7 @@ def _factors(
             late[i] = float(any(w.end_local >= cutoff for w in row.workouts))
         prev = timeline[i - 1] if i > 0 else None
         if row.sleep_start_local is not None and prev is not None and prev.sleep_start_local is not None:
-            tz_change[i] = float(row.sleep_start_local.utcoffset() != prev.sleep_start_local.utcoffset())
+            tz_change[i] = float(_travelled(prev.sleep_start_local, row.sleep_start_local))
 
     night = {0: "last night", 1: "the night before last"}
     out = [
@@ -411,7 +424,7 @@ def _factors(
             "continuous",
             (0,),
             bedtime,
-            "Bedtime (hours after 18:00)",
+            "Bedtime (hours after noon)",
             per="hour later bedtime",
             phrases={0: ("Each hour later bedtime last night", "last night")},
         ),
@@ -519,7 +532,22 @@ def _bedtime(row: DaySummary) -> float | None:
     start = row.sleep_start_local
     if start is None:
         return None
-    return ((start.hour + start.minute / 60 + start.second / 3600) - 18.0) % 24.0
+    return ((start.hour + start.minute / 60 + start.second / 3600) - 12.0) % 24.0
+
+
+_DST_MONTHS = frozenset({3, 4, 9, 10, 11})
+_DST_MAX_SHIFT = dt.timedelta(hours=1)
+
+
+def _travelled(before: dt.datetime, after: dt.datetime) -> bool:
+    """Whether the UTC offset moved between two nights' sleeps by more than a daylight-saving change."""
+    old, new = before.utcoffset(), after.utcoffset()
+    if old is None or new is None or old == new:
+        return False
+    # The weekend night: a sleep starting from Saturday noon to Monday noon (a late one is after midnight)
+    night = after - dt.timedelta(hours=12)
+    clock_change = night.weekday() in (5, 6) and night.month in _DST_MONTHS
+    return not (clock_change and abs(new - old) <= _DST_MAX_SHIFT)
 
 
 # ------------------------------------------------------------------------------------------- the tests
@@ -675,9 +703,9 @@ def _test_continuous(
         return _skip(factor, lag, n, "its value never changed on these days.")
     if float(np.ptp(ys)) == 0.0:
         return _skip(factor, lag, n, f"the {spec.label} did not vary on these days.")
-    fit = stats.linregress(xs, ys)
-    half = float(stats.t.ppf(0.975, n - 2)) * float(fit.stderr)
-    slope = float(fit.slope)
+    fit = stats.theilslopes(ys, xs, alpha=0.95)
+    slope, low, high = float(fit.slope), float(fit.low_slope), float(fit.high_slope)
+    tau = stats.kendalltau(xs, ys)
     rho = stats.spearmanr(xs, ys)
     x_sd = float(np.std(xs, ddof=1))
     result = DriverFactor(
@@ -687,16 +715,17 @@ def _test_continuous(
         lag_days=lag,
         lag_text=_lag_text(factor, lag),
         effect=round(slope, 1),
-        ci_low=round(slope - half, 1),
-        ci_high=round(slope + half, 1),
+        ci_low=round(low, 1),
+        ci_high=round(high, 1),
         unit=spec.unit,
         per=factor.per,
         effect_sd=round(slope * 2 * x_sd / y_sd, 2) if y_sd > 0 else 0.0,
-        p_value=_p(float(rho.pvalue)),
+        p_value=_p(float(tau.pvalue)),
         q_value=1.0,
         significant=False,
         n=n,
         spearman_rho=round(float(rho.statistic), 2),
+        kendall_tau=round(float(tau.statistic), 2),
         sentence="",
     )
     return _Tested(factor, lag, result.p_value, result)
@@ -716,7 +745,7 @@ def _adjust_and_rank(tested: Sequence[_Tested], spec: _OutcomeSpec) -> list[Driv
         r = t.result
         r.q_value = float(q)
         r.significant = bool(q < FDR_Q)
-        r.sentence = _sentence(t.factor, r, spec)
+        r.sentence = _sentence(t.factor, r, spec, len(tested))
     ranked = [t.result for t in tested]
     ranked.sort(key=lambda r: (not r.significant, -abs(r.effect_sd), r.q_value, r.key, r.lag_days))
     return ranked
@@ -732,32 +761,60 @@ def _direction(effect: float, ci_low: float, ci_high: float, unit_words: str) ->
     """
     if abs(effect) < 0.05:
         return None, f"95% CI {ci_low:.1f} to {ci_high:.1f}"
+    if ci_low < 0 < ci_high:
+        # An interval that crosses zero reads as magnitudes of the wrong sign ("8.6 lower, 95% CI -0.7
+        # to 17.9"): say both ends in words.
+        interval = f"95% CI from {-ci_low:.1f} lower to {ci_high:.1f} higher"
+        if effect < 0:
+            return f"{-effect:.1f} {unit_words} lower", interval
+        return f"{effect:.1f} {unit_words} higher", interval
     if effect < 0:
         return f"{-effect:.1f} {unit_words} lower", f"95% CI {-ci_high:.1f} to {-ci_low:.1f}"
     return f"{effect:.1f} {unit_words} higher", f"95% CI {ci_low:.1f} to {ci_high:.1f}"
 
 
-def _sentence(factor: _Factor, r: DriverFactor, spec: _OutcomeSpec) -> str:
+def q_text(q: float) -> str:
+    """A q value for display: "< 0.001" below 0.001, else 3 decimals rounded down, never up to 0.05."""
+    if q < 0.001:
+        return "< 0.001"
+    # Decimal of the shortest repr, so 0.05 stays 0.050 instead of flooring a binary 0.04999... to 0.049
+    return str(Decimal(repr(q)).quantize(Decimal("0.001"), rounding=ROUND_FLOOR))
+
+
+def _excludes_zero(r: DriverFactor) -> bool:
+    return r.ci_low > 0 or r.ci_high < 0
+
+
+def _unclear(tests: int) -> str:
+    return f"Not clear once the {tests} tests of this report are allowed for"
+
+
+def _sentence(factor: _Factor, r: DriverFactor, spec: _OutcomeSpec, tests: int) -> str:
     how, ci = _direction(r.effect, r.ci_low, r.ci_high, spec.unit_words)
+    q = f"q = {q_text(r.q_value)}"
+    # A raw interval clear of zero that Benjamini-Hochberg does not confirm is "not clear", not "none".
+    alone = ", which on its own excludes zero" if _excludes_zero(r) else ""
     if r.kind == "binary":
         yes_text, no_text = factor.phrases[r.lag_days]
         compared = f"{how} than {no_text}" if how else f"about the same as {no_text}"
-        detail = f"({ci}; n = {r.n_yes} vs {r.n_no}"
         if r.significant:
-            return f"{yes_text}, your {spec.label} averaged {compared} {detail}). {_NOT_PROOF}"
-        return (
-            f"No clear association: {_lower_first(yes_text)}, your {spec.label} averaged {compared} "
-            f"{detail}; q = {r.q_value:.2f})."
-        )
+            detail = f"({ci}; n = {r.n_yes} vs {r.n_no})"
+            return f"{yes_text}, your {spec.label} averaged {compared} {detail}. {_NOT_PROOF}"
+        detail = f"({ci}{alone}; n = {r.n_yes} vs {r.n_no}; {q})"
+        head = _unclear(tests) if alone else "No clear association"
+        return f"{head}: {_lower_first(yes_text)}, your {spec.label} averaged {compared} {detail}."
     each, _ = factor.phrases[r.lag_days]
-    detail = f"({ci}; Spearman rho = {r.spearman_rho:.2f}; n = {r.n} days"
+    stats_text = f"Kendall tau = {r.kendall_tau:.2f}; n = {r.n} days"
     if r.significant:
         change = f"{how} {spec.label}" if how else f"almost no change in {spec.label}"
-        return f"{each} was associated with {change} {detail}). {_NOT_PROOF}"
+        return f"{each} was associated with {change} ({ci}; {stats_text}). {_NOT_PROOF}"
     slope = how or f"almost no change (0.0 {spec.unit_words})"
+    detail = f"({ci}{alone}; {stats_text}; {q})"
+    if alone:
+        return f"{_unclear(tests)}: {_lower_first(each)} went with {slope} {spec.label} {detail}."
     return (
         f"No clear association between {r.label.lower()} {r.lag_text} and your {spec.label}: "
-        f"{slope} per {r.per} {detail}; q = {r.q_value:.2f})."
+        f"{slope} per {r.per} {detail}."
     )
 
 

@@ -5,7 +5,7 @@ one :class:`ScoreChange` per metric whose *shown* value changed. A record that g
 ``PENDING_SCORE`` to ``SCORED`` was scored, not changed; a re-score seen with a pending step in between
 (``SCORED`` → ``PENDING_SCORE`` → ``SCORED``) is compared with the score before it. ``SCORED`` →
 ``UNSCORABLE`` is a change of the main metric to "unscorable"; a score coming back after that is a
-first score again.
+first score again. Each change is dated on the day row that shows its record (``analytics.record_days``).
 """
 
 from __future__ import annotations
@@ -87,9 +87,7 @@ _METRICS: dict[Kind, tuple[_Metric, ...]] = {
 class ScoreChange(BaseModel):
     """One metric of one record that WHOOP changed after scoring it, as a person would say it."""
 
-    date: dt.date = Field(
-        description="WHOOP day of the record (the day woken into; workouts and naps: start)"
-    )
+    date: dt.date = Field(description="The day row that shows the record (as analytics.build_days places it)")
     kind: Kind
     record_key: str = Field(description="The record's id (a recovery's: its cycle id)")
     metric: str = Field(description='"recovery", "hrv", "rhr", "sleep performance" or "strain"')
@@ -112,12 +110,19 @@ def record_day(kind: str, start_ms: int, timezone_offset: str, *, nap: bool = Fa
     return local.date()
 
 
-def score_changes(versions: Iterable[Version], *, naps: Collection[str] = ()) -> list[ScoreChange]:
+def score_changes(
+    versions: Iterable[Version],
+    *,
+    naps: Collection[str] = (),
+    days: Mapping[tuple[str, str], dt.date] | None = None,
+) -> list[ScoreChange]:
     """The shown-value changes between consecutive scored versions of each record, oldest change first.
 
-    ``versions`` may come in any order; ``naps`` are the record keys of sleeps that are naps (dated by
-    their start, not the day woken into).
+    ``versions`` may come in any order. ``days`` (``analytics.record_days`` of the stored records) dates
+    each change on the day row that shows its record; a record missing from it falls back to
+    :func:`record_day`, with ``naps`` the record keys of sleeps that are naps (dated by their start).
     """
+    placed: Mapping[tuple[str, str], dt.date] = days or {}
     by_record: dict[tuple[Kind, str], list[Version]] = {}
     for version in versions:
         kind = _KINDS.get(version.kind)
@@ -130,21 +135,30 @@ def score_changes(versions: Iterable[Version], *, naps: Collection[str] = ()) ->
         for version in history:
             if version.score_state == "SCORED":
                 if scored is not None:
-                    out.extend(_changes(kind, key, scored, version, key in naps))
+                    out.extend(_changes(kind, key, scored, version, _day(kind, key, version, naps, placed)))
                 scored = version
             elif version.score_state == "UNSCORABLE":
                 if scored is not None:
-                    out.extend(_changes(kind, key, scored, version, key in naps, main_only=True))
+                    day = _day(kind, key, version, naps, placed)
+                    out.extend(_changes(kind, key, scored, version, day, main_only=True))
                 scored = None
     out.sort(key=lambda c: (c.changed_at, c.date, c.kind, c.record_key))
     return out
 
 
+def _day(
+    kind: Kind, key: str, version: Version, naps: Collection[str], placed: Mapping[tuple[str, str], dt.date]
+) -> dt.date:
+    day = placed.get((kind, key))
+    if day is None:
+        day = record_day(kind, version.start_ms, version.timezone_offset, nap=key in naps)
+    return day
+
+
 def _changes(
-    kind: Kind, key: str, before: Version, after: Version, nap: bool, *, main_only: bool = False
+    kind: Kind, key: str, before: Version, after: Version, day: dt.date, *, main_only: bool = False
 ) -> list[ScoreChange]:
     metrics: Sequence[_Metric] = _METRICS[kind][:1] if main_only else _METRICS[kind]
-    day = record_day(kind, after.start_ms, after.timezone_offset, nap=nap)
     changed_at = dt.datetime.fromtimestamp(after.updated_ms / 1000, dt.UTC)
     out: list[ScoreChange] = []
     for metric in metrics:

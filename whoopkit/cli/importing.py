@@ -28,6 +28,8 @@ _ONE = {
     "journal": "answer",
 }
 _MANY = {"cycles": "cycles", "recoveries": "recoveries", "sleeps": "sleeps", "workouts": "workouts"}
+# A folder like Downloads holds many other files: name a few.
+SHOWN_IGNORED = 5
 # Beyond this many skipped rows a file's reasons are summarised, not listed one by one.
 SHOWN_SKIPS = 10
 
@@ -54,6 +56,10 @@ def _show_file(summary: FileSummary) -> None:
     output.line(f"  columns ignored ({len(summary.columns_ignored)}): {_names(summary.columns_ignored)}")
     if summary.questions:
         output.line(f"  journal questions ({len(summary.questions)}): {'; '.join(summary.questions)}")
+    for change in summary.questions_changed:
+        output.line(
+            f"  line {change.line}: question kept as {change.question!r} ({change.reason})", style="yellow"
+        )
     if summary.skipped:
         output.line(f"  skipped {len(summary.skipped)} of {summary.rows} rows:", style="yellow")
         for skip in summary.skipped[:SHOWN_SKIPS]:
@@ -67,7 +73,11 @@ def show_report(report: ImportReport) -> None:
     for summary in report.files:
         _show_file(summary)
     if report.ignored_files:
-        output.line(f"Files ignored ({len(report.ignored_files)}): {_names(report.ignored_files)}")
+        shown = _names(report.ignored_files[:SHOWN_IGNORED])
+        more = len(report.ignored_files) - SHOWN_IGNORED
+        output.line(
+            f"Files ignored ({len(report.ignored_files)}): {shown}" + (f", … {more} more" if more > 0 else "")
+        )
     output.heading("Dry run: nothing was written" if report.dry_run else "Store")
     for kind in KINDS:
         total = report.records.get(kind, 0)

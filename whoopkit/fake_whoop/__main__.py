@@ -1,7 +1,10 @@
 """Run the fake WHOOP on a port: ``python -m whoopkit.fake_whoop --port 8765 [--auto-approve]``.
 
 ``--days N`` sets how much history it serves (e.g. 365) and ``--latency-ms N`` adds that much delay
-to every API and token request (the benchmarks use 300).
+to every API and token request (the benchmarks use 300). ``--people N`` simulates N people, each
+authorization signing in the one picked on the consent page (or ``?person=k`` / ``login_hint``), else
+the next in turn; ``--member-cap M`` refuses a new person once M have authorized (WHOOP's cap on an
+unapproved app is 10). The rules are in ``whoopkit.fake_whoop.app``.
 
 ``--port 0`` picks a free port; the one line logged to stderr at start-up names the actual URL
 (``Simulated WHOOP (demo) listening on http://127.0.0.1:PORT``), and the socket already accepts
@@ -109,6 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=180, metavar="N", help="days of history (default 180)")
     parser.add_argument("--requests-per-minute", type=int, default=100)
     parser.add_argument("--requests-per-day", type=int, default=10_000)
+    parser.add_argument("--people", type=int, default=1, metavar="N", help="simulated people (default 1)")
+    parser.add_argument(
+        "--member-cap", type=int, default=None, metavar="M", help="refuse a new person once M authorized"
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
@@ -116,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--access-token-ttl and --latency-ms must not be negative")
     if args.days < 1:
         parser.error("--days must be at least 1")
+    if args.people < 1 or (args.member_cap is not None and args.member_cap < 1):
+        parser.error("--people and --member-cap must be at least 1")
 
     import uvicorn  # only here: the library itself never needs a server
 
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         days=args.days,
         requests_per_minute=args.requests_per_minute,
         requests_per_day=args.requests_per_day,
+        people=args.people,
+        member_cap=args.member_cap,
     )
     fake.faults.latency = args.latency_ms / 1000
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -17,6 +17,28 @@ Deliberate choices where WHOOP's behaviour is unspecified (each is also noted at
   server) then share one login. Each fake still keeps its own rotation bookkeeping, so a refresh
   token it rotated (or a grant it revoked) stays rejected here; one it never saw cannot be known
   to be rotated elsewhere and is accepted once.
+
+Several simulated people (``people=N``; one by default, and then nothing below changes anything):
+- Person k has user id ``10129 + k``, their own seed, profile, body and lazily generated dataset, and
+  ids that never collide with another person's (see ``data``). Person 0 is the historical athlete.
+- Which person an authorization signs in, first rule that applies: the ``person`` chosen on the
+  consent page; ``?person=k`` on ``/auth`` (a non-WHOOP parameter, a bad value is an
+  ``invalid_request`` redirect); a ``login_hint`` equal to a person's email or user id (an unknown
+  hint is ignored, as a hint may be); else the next person in turn: the authorizations that name
+  nobody take persons 0, 1, ..., N-1, 0, ... in the order they are approved, so N logins give N
+  different people. ``issue_token(person=k)`` skips all of this (and the member cap).
+- The grant, and so every access and refresh token (in the signed payload with ``token_secret``),
+  carries its person; every ``/developer`` endpoint serves that person's records only, so another
+  person's id answers 404. ``DELETE /v2/user/access`` revokes the calling grant only, never another
+  person's tokens.
+- The rate limits stay per app: every token of the client id, whoever it signs in, counts against
+  the same minute and day windows. ``stats.requests_by_person`` counts the authenticated requests.
+- ``member_cap=M`` (WHOOP: 10 until the app is approved): once M distinct people authorized, a new
+  person's authorization is refused; people who already are members can still sign in again.
+  WHOOP's wording as members report it is "This app has reached its user limit and must be
+  approved before you can integrate."; whether WHOOP redirects it back or only shows it on its own
+  page is not documented, so here it comes back as an ``access_denied`` redirect carrying that
+  sentence, which an app can turn into a clear message. A refused turn is not used up.
 """
 
 from __future__ import annotations
@@ -62,6 +84,8 @@ from whoopkit.fake_whoop.data import (
     decode_token,
     epoch_ms,
     generate_dataset,
+    person_profile,
+    person_seed,
 )
 from whoopkit.fake_whoop.export import export_zip
 from whoopkit.fake_whoop.mutations import Kind, UnknownRecordError
@@ -89,6 +113,7 @@ _INT64_MAX = 2**63 - 1
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MEMBER_CAP_MESSAGE = "This app has reached its user limit and must be approved before you can integrate."
 
 Target = Literal["api", "token"]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -185,6 +210,9 @@ class Stats:
     rescored: int = 0  # records changed by rescore / score_pending
     deleted: int = 0  # records removed by delete_record (cascades included)
     held_rotations: int = 0  # refresh answers held back after rotating (Faults.hold_after_rotation)
+    # Authenticated API requests by the person their token signs in (rate-limited ones included).
+    requests_by_person: Counter[int] = field(default_factory=Counter)
+    member_cap_refusals: int = 0  # authorizations refused because the app is full (member_cap)
 
     def reset(self) -> None:
         """Zero every counter."""
@@ -209,6 +237,8 @@ class Stats:
             "rescored": self.rescored,
             "deleted": self.deleted,
             "held_rotations": self.held_rotations,
+            "requests_by_person": {str(k): n for k, n in sorted(self.requests_by_person.items())},
+            "member_cap_refusals": self.member_cap_refusals,
         }
 
 
@@ -220,6 +250,7 @@ class _Grant:
     access_tokens: list[_AccessToken] = field(default_factory=list)
     refresh_tokens: list[_RefreshToken] = field(default_factory=list)
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    person: int = 0  # the simulated person this grant signs in
 
 
 @dataclass
@@ -242,6 +273,7 @@ class _Code:
     scopes: tuple[str, ...]
     expires_at: float
     used: bool = False
+    person: int = 0
 
 
 @dataclass
@@ -251,6 +283,19 @@ class _Pending:
     scopes: tuple[str, ...]
     state: str
     expires_at: float
+    person: int | None = None  # named by ?person= or login_hint; None: the consent page or the turn
+
+
+@dataclass
+class _Person:
+    """One simulated member: their seed and their lazily generated dataset with its freshness."""
+
+    index: int
+    seed: int
+    data: FakeDataset | None = None
+    generated: float = 0.0
+    anchor: float | None = None
+    mutated: bool = False
 
 
 class _RateLimiter:
@@ -385,7 +430,13 @@ class FakeWhoop:
     ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}`` and
     ``GET /_fake/export.zip``, the member's WHOOP app export of the current records (it is the app's,
     not the API's, so like the other control endpoints it keeps answering while WHOOP is "down").
-    ``effects`` plants known effects in the generated data (see ``PlantedEffects``).
+    ``effects`` plants known effects in the generated data (see ``PlantedEffects``). ``people`` is
+    how many simulated people can sign in and ``member_cap`` how many of them may become members
+    (None: no cap); the rules are in the module docstring. The control endpoints that act on
+    records take an optional ``person`` (JSON field, or query parameter for the GETs; default 0).
+
+    Raises:
+        ValueError: ``people`` or ``member_cap`` is below 1.
     """
 
     def __init__(
@@ -406,7 +457,13 @@ class FakeWhoop:
         token_secret: str | None = None,
         data_step: float | None = None,
         effects: PlantedEffects | None = None,
+        people: int = 1,
+        member_cap: int | None = None,
     ) -> None:
+        if people < 1:
+            raise ValueError("people must be at least 1")
+        if member_cap is not None and member_cap < 1:
+            raise ValueError("member_cap must be at least 1 (or None for no cap)")
         self.client_id = client_id
         self.client_secret = client_secret
         self.auto_approve = auto_approve
@@ -421,11 +478,18 @@ class FakeWhoop:
         self.stats = Stats()
         self.token_secret = token_secret
         self.data_step = data_step
-        self._data: FakeDataset | None = None
-        self._data_generated = 0.0
-        self._data_anchor: float | None = None
+        self.people = people
+        self.member_cap = member_cap
+        self._people = [_Person(k, person_seed(seed, k)) for k in range(people)]
+        self._profiles = [person_profile(k) for k in range(people)]
+        self._login_hints = {
+            key: k
+            for k, profile in enumerate(self._profiles)
+            for key in (str(profile["email"]).lower(), str(profile["user_id"]))
+        }
+        self._members: set[int] = set()
+        self._turn = 0  # authorizations that named nobody so far: the next one takes this person
         self._grants: dict[str, _Grant] = {}
-        self._mutated = False
         self.down = False
         self._limiter = _RateLimiter(requests_per_minute, requests_per_day, clock)
         self._access: dict[str, _AccessToken] = {}
@@ -481,44 +545,74 @@ class FakeWhoop:
 
     @property
     def data(self) -> FakeDataset:
-        """The synthetic dataset (generated on first use).
+        """The synthetic dataset of person 0 (generated on first use).
 
         Without a fixed ``now`` the data ends at the current time and is regenerated after
         ``DATA_MAX_AGE`` seconds, so a demo left running overnight still shows today. With
         ``data_step`` it ends at the clock floored to a multiple of that many seconds and is
         regenerated when the floor moves: every fake with the same seed, days and step then serves
-        the very same records (ids included), whenever it started.
+        the very same records (ids included), whenever it started. ``person_data`` follows the same
+        rules for every person.
         """
+        return self.person_data(0)
+
+    def person_data(self, person: int = 0) -> FakeDataset:
+        """The synthetic dataset of simulated ``person`` (generated on first use, see ``data``).
+
+        Raises:
+            ValueError: no such person.
+        """
+        holder = self._people[self._check_person(person)]
         anchor = None
         if self.now is None and self.data_step:
             anchor = math.floor(self.clock() / self.data_step) * self.data_step
-            stale = not self._mutated and anchor != self._data_anchor
+            stale = not holder.mutated and anchor != holder.anchor
         else:
             stale = (
-                self.now is None
-                and not self._mutated
-                and time.monotonic() - self._data_generated > DATA_MAX_AGE
+                self.now is None and not holder.mutated and time.monotonic() - holder.generated > DATA_MAX_AGE
             )
-        if self._data is None or stale:
+        if holder.data is None or stale:
             started = time.perf_counter()
             now = self.now if anchor is None else datetime.fromtimestamp(anchor, UTC)
-            self._data = generate_dataset(seed=self.seed, days=self.days, now=now, effects=self.effects)
-            self._data_generated = time.monotonic()
-            self._data_anchor = anchor
-            logger.debug("fake WHOOP data generated in %.1f ms", (time.perf_counter() - started) * 1000)
-        return self._data
+            holder.data = generate_dataset(
+                seed=self.seed, days=self.days, now=now, effects=self.effects, person=holder.index
+            )
+            holder.generated = time.monotonic()
+            holder.anchor = anchor
+            logger.debug(
+                "fake WHOOP data of person %d generated in %.1f ms",
+                holder.index,
+                (time.perf_counter() - started) * 1000,
+            )
+        return holder.data
 
-    def issue_token(self, scopes: Iterable[str] = ALL_SCOPES, ttl: int | None = None) -> dict[str, Any]:
-        """Mint a token response (as the token endpoint would) without the OAuth dance.
+    def profile(self, person: int = 0) -> dict[str, Any]:
+        """The WHOOP profile of simulated ``person`` (without generating their data).
 
         Raises:
-            ValueError: an unknown scope was requested.
+            ValueError: no such person.
+        """
+        return dict(self._profiles[self._check_person(person)])
+
+    @property
+    def members(self) -> frozenset[int]:
+        """The people who authorized this app through ``/auth`` (what ``member_cap`` counts)."""
+        return frozenset(self._members)
+
+    def issue_token(
+        self, scopes: Iterable[str] = ALL_SCOPES, ttl: int | None = None, *, person: int = 0
+    ) -> dict[str, Any]:
+        """Mint a token response (as the token endpoint would) without the OAuth dance or member cap.
+
+        Raises:
+            ValueError: an unknown scope was requested, or no such person.
         """
         granted = tuple(scopes)
         unknown = [s for s in granted if s not in ALL_SCOPES]
         if unknown:
             raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
-        return self._new_tokens(_Grant(self.client_id, granted), ttl)
+        grant = _Grant(self.client_id, granted, person=self._check_person(person))
+        return self._new_tokens(grant, ttl)
 
     def reset_stats(self) -> None:
         """Zero the counters in ``stats``."""
@@ -537,7 +631,9 @@ class FakeWhoop:
             return datetime.now(UTC)
         return self.now if self.now.tzinfo is not None else self.now.replace(tzinfo=UTC)
 
-    def rescore(self, kind: str, record_id: int | str | uuid.UUID, **changes: Any) -> dict[str, Any]:
+    def rescore(
+        self, kind: str, record_id: int | str | uuid.UUID, *, person: int = 0, **changes: Any
+    ) -> dict[str, Any]:
         """Re-score one record as WHOOP does later: change score fields and/or ``score_state``; returns it.
 
         ``kind`` is cycle, sleep, workout or recovery (a recovery's id is its ``cycle_id``). Changes
@@ -545,28 +641,34 @@ class FakeWhoop:
         cycle ``step_count`` ...; ``None`` removes an optional one) and ``score_state``. Without an
         explicit ``score_state`` a PENDING_SCORE record, or any record given score fields, becomes
         SCORED with a plausible score. ``updated_at`` always moves to ``current_time()`` (at least
-        1 ms past its old value).
+        1 ms past its old value). ``person`` picks whose record it is.
 
         Raises:
-            ValueError: unknown kind, malformed id, unknown field or out-of-range value.
+            ValueError: unknown kind, malformed id, unknown field, out-of-range value or no such person.
             UnknownRecordError: no record of that kind has that id.
         """
         checked = mutations.check_kind(kind)
         key = mutations.record_key(checked, record_id)
-        record = mutations.rescore(self.data, checked, key, changes, self.current_time(), self.seed)
-        self._mutated = True
+        data, holder = self.person_data(person), self._people[person]
+        record = mutations.rescore(data, checked, key, changes, self.current_time(), holder.seed)
+        holder.mutated = True
         self.stats.rescored += 1
         return record
 
-    def score_pending(self) -> int:
-        """Score every PENDING_SCORE record (as WHOOP does a while after delivery); returns how many."""
-        count = mutations.score_pending(self.data, self.current_time(), self.seed)
-        self._mutated = self._mutated or count > 0
+    def score_pending(self, *, person: int = 0) -> int:
+        """Score every PENDING_SCORE record of ``person`` (as WHOOP does after delivery); returns how many.
+
+        Raises:
+            ValueError: no such person.
+        """
+        data, holder = self.person_data(person), self._people[person]
+        count = mutations.score_pending(data, self.current_time(), holder.seed)
+        holder.mutated = holder.mutated or count > 0
         self.stats.rescored += count
         return count
 
     def corrupt(
-        self, kind: str, record_id: int | str | uuid.UUID, changes: Mapping[str, Any]
+        self, kind: str, record_id: int | str | uuid.UUID, changes: Mapping[str, Any], *, person: int = 0
     ) -> dict[str, Any]:
         """Set fields of one record to anything, even values the spec forbids; returns the record.
 
@@ -575,27 +677,30 @@ class FakeWhoop:
         ``updated_at`` moves forward, so a syncing client fetches the record again.
 
         Raises:
-            ValueError: unknown kind, malformed id, or a path that cannot be set.
+            ValueError: unknown kind, malformed id, a path that cannot be set, or no such person.
             UnknownRecordError: no record of that kind has that id.
         """
         checked = mutations.check_kind(kind)
         key = mutations.record_key(checked, record_id)
-        record = mutations.corrupt(self.data, checked, key, dict(changes), self.current_time())
-        self._mutated = True
+        data = self.person_data(person)
+        record = mutations.corrupt(data, checked, key, dict(changes), self.current_time())
+        self._people[person].mutated = True
         self.stats.rescored += 1
         return record
 
-    def delete_record(self, kind: str, record_id: int | str | uuid.UUID) -> dict[str, list[int | str]]:
+    def delete_record(
+        self, kind: str, record_id: int | str | uuid.UUID, *, person: int = 0
+    ) -> dict[str, list[int | str]]:
         """Delete a record upstream; returns the ids removed by kind (a sleep takes its recovery along).
 
         Raises:
-            ValueError: unknown kind or malformed id.
+            ValueError: unknown kind, malformed id or no such person.
             UnknownRecordError: no record of that kind has that id.
         """
         checked: Kind = mutations.check_kind(kind)
         key = mutations.record_key(checked, record_id)
-        removed = mutations.delete(self.data, checked, key)
-        self._mutated = True
+        removed = mutations.delete(self.person_data(person), checked, key)
+        self._people[person].mutated = True
         self.stats.deleted += sum(len(ids) for ids in removed.values())
         return removed
 
@@ -616,6 +721,17 @@ class FakeWhoop:
     def access_token_is_valid(self, token: str) -> bool:
         """Whether the API would accept this access token right now."""
         return self._valid_access(token) is not None
+
+    def _check_person(self, person: object) -> int:
+        """``person`` as a valid person index (an int, or its decimal text from a form or query).
+
+        Raises:
+            ValueError: not an integer from 0 to ``people - 1``.
+        """
+        text = str(person).strip() if isinstance(person, int | str) and not isinstance(person, bool) else ""
+        if not re.fullmatch(r"\d{1,9}", text) or int(text) >= self.people:
+            raise ValueError(f"person must be an integer from 0 to {self.people - 1}, got {person!r}")
+        return int(text)
 
     # ----------------------------------------------------------------------------- tokens
 
@@ -644,6 +760,8 @@ class FakeWhoop:
         if self.token_secret is None:
             return secrets.token_urlsafe(32)
         claims = {"k": kind, "g": grant.id, "c": grant.client_id, "s": list(grant.scopes), "x": expires_at}
+        if grant.person:  # person 0's tokens stay exactly what they were before there were people
+            claims["p"] = grant.person
         claims["n"] = secrets.token_urlsafe(12)
         payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
         return f"wk1.{payload}.{self._signature(payload)}"
@@ -674,6 +792,10 @@ class FakeWhoop:
         scopes = claims.get("s")
         if not isinstance(claims.get("g"), str) or not isinstance(scopes, list):
             return None
+        person = claims.get("p", 0)
+        # A person this fake does not simulate (another fake with more people signed it): not ours.
+        if not isinstance(person, int) or isinstance(person, bool) or not 0 <= person < self.people:
+            return None
         return claims
 
     def _adopt_grant(self, claims: dict[str, Any]) -> _Grant:
@@ -681,7 +803,7 @@ class FakeWhoop:
         grant = self._grants.get(claims["g"])
         if grant is None:
             scopes = tuple(s for s in claims["s"] if isinstance(s, str))
-            grant = _Grant(self.client_id, scopes, id=claims["g"])
+            grant = _Grant(self.client_id, scopes, id=claims["g"], person=claims.get("p", 0))
             self._grants[grant.id] = grant
         return grant
 
@@ -770,6 +892,8 @@ class FakeWhoop:
                     {"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             grant = access.grant
+            self.stats.requests_by_person[grant.person] += 1
+            # One budget per app: keyed by the client id, never by the person the token signs in.
             allowed, headers, retry_after = self._limiter.hit(grant.client_id)
             if not allowed:
                 self.stats.rate_limited += 1
@@ -822,7 +946,7 @@ class FakeWhoop:
                 token = decode_token(raw_token)
                 if token is None:
                     return _error(400, "bad_request", "nextToken is not valid.")
-            collection: Collection = getattr(self.data, name)
+            collection: Collection = getattr(self.person_data(grant.person), name)
             result = collection.page(start_ms=start_ms, end_ms=end_ms, limit=limit, token=token)
             if result is None:
                 return _error(400, "bad_request", "nextToken is not valid.")
@@ -858,37 +982,39 @@ class FakeWhoop:
         cycle_id = self._cycle_id(request)
         if isinstance(cycle_id, Response):
             return cycle_id
-        return self._found(self.data.cycle(cycle_id), "cycle")
+        return self._found(self.person_data(grant.person).cycle(cycle_id), "cycle")
 
     def _cycle_recovery(self, request: Request, grant: _Grant) -> Response:
         cycle_id = self._cycle_id(request)
         if isinstance(cycle_id, Response):
             return cycle_id
-        return self._found(self.data.recovery_for_cycle(cycle_id), "recovery for this cycle")
+        return self._found(
+            self.person_data(grant.person).recovery_for_cycle(cycle_id), "recovery for this cycle"
+        )
 
     def _cycle_sleep(self, request: Request, grant: _Grant) -> Response:
         cycle_id = self._cycle_id(request)
         if isinstance(cycle_id, Response):
             return cycle_id
-        return self._found(self.data.sleep_for_cycle(cycle_id), "sleep for this cycle")
+        return self._found(self.person_data(grant.person).sleep_for_cycle(cycle_id), "sleep for this cycle")
 
     def _sleep_by_id(self, request: Request, grant: _Grant) -> Response:
         sleep_id = self._uuid(request, "sleep_id", "sleepId")
         if isinstance(sleep_id, Response):
             return sleep_id
-        return self._found(self.data.sleep(sleep_id), "sleep")
+        return self._found(self.person_data(grant.person).sleep(sleep_id), "sleep")
 
     def _workout_by_id(self, request: Request, grant: _Grant) -> Response:
         workout_id = self._uuid(request, "workout_id", "workoutId")
         if isinstance(workout_id, Response):
             return workout_id
-        return self._found(self.data.workout(workout_id), "workout")
+        return self._found(self.person_data(grant.person).workout(workout_id), "workout")
 
     def _profile(self, request: Request, grant: _Grant) -> Response:
-        return JSONResponse(self.data.profile)
+        return JSONResponse(self.person_data(grant.person).profile)
 
     def _body(self, request: Request, grant: _Grant) -> Response:
-        return JSONResponse(self.data.body)
+        return JSONResponse(self.person_data(grant.person).body)
 
     def _revoke(self, request: Request, grant: _Grant) -> Response:
         grant.revoked = True
@@ -899,7 +1025,7 @@ class FakeWhoop:
         raw: str = request.path_params["activity_id"]
         if not re.fullmatch(r"\d{1,19}", raw) or int(raw) > _INT64_MAX:
             return _error(400, "bad_request", f"activityV1Id must be an int64, got {raw!r}.")
-        v2 = self.data.v2_activity_id(int(raw))
+        v2 = self.person_data(grant.person).v2_activity_id(int(raw))
         if v2 is None:
             return _error(404, "not_found", "Activity mapping not found.")
         return JSONResponse({"v2_activity_id": v2})
@@ -940,12 +1066,21 @@ class FakeWhoop:
         if not scopes or unknown:
             detail = f"unknown scope(s): {' '.join(unknown)}" if unknown else "scope is missing"
             return self._redirect_error(redirect_uri, state, "invalid_scope", detail)
+        person: int | None = None
+        if "person" in params:
+            try:
+                person = self._check_person(params["person"])
+            except ValueError as exc:
+                return self._redirect_error(redirect_uri, state, "invalid_request", str(exc))
+        else:
+            person = self._login_hints.get(params.get("login_hint", "").strip().lower())
         if self.auto_approve:
-            return RedirectResponse(self._issue_code(client_id, redirect_uri, scopes, state), status_code=302)
+            location = self._issue_code(client_id, redirect_uri, scopes, state, person)
+            return RedirectResponse(location, status_code=302)
         request_id = secrets.token_urlsafe(18)
         self._prune()
         self._pending[request_id] = _Pending(
-            client_id, redirect_uri, scopes, state, self.clock() + PENDING_TTL
+            client_id, redirect_uri, scopes, state, self.clock() + PENDING_TTL, person
         )
         parts = urlsplit(redirect_uri)
         origin = f"{parts.scheme}://{parts.netloc}"
@@ -953,8 +1088,17 @@ class FakeWhoop:
             "default-src 'none'; style-src 'unsafe-inline'; "
             f"form-action 'self' {origin}; frame-ancestors 'none'; base-uri 'none'"
         )
+        # With one person there is nobody to choose, and the page stays what it always was.
+        choices = [
+            (k, f"{p['first_name']} {p['last_name']} ({p['email']})") for k, p in enumerate(self._profiles)
+        ]
         page = consent_page(
-            request_id=request_id, client_id=client_id, scopes=list(scopes), redirect_uri=redirect_uri
+            request_id=request_id,
+            client_id=client_id,
+            scopes=list(scopes),
+            redirect_uri=redirect_uri,
+            people=choices if self.people > 1 else (),
+            selected=person,
         )
         return HTMLResponse(
             page, headers={**_NO_STORE, "Content-Security-Policy": csp, "Referrer-Policy": "no-referrer"}
@@ -964,13 +1108,20 @@ class FakeWhoop:
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         request_id = (form.get("request_id") or [""])[0]
         decision = (form.get("decision") or [""])[0]
+        chosen = (form.get("person") or [""])[0].strip()
         self._prune()
         pending = self._pending.pop(request_id, None)
         if pending is None:
             return self._html_error("This authorization request has expired or was already answered.")
         if decision == "approve":
+            person = pending.person
+            if chosen:  # "" is the page's "next in turn" choice
+                try:
+                    person = self._check_person(chosen)
+                except ValueError:
+                    return self._html_error("Choose one of the simulated people.")
             location = self._issue_code(
-                pending.client_id, pending.redirect_uri, pending.scopes, pending.state
+                pending.client_id, pending.redirect_uri, pending.scopes, pending.state, person
             )
             return RedirectResponse(location, status_code=303)
         if decision == "deny":
@@ -986,9 +1137,21 @@ class FakeWhoop:
         params = {"error": error, "error_description": description, "state": state}
         return RedirectResponse(_with_query(redirect_uri, params), status_code=302)
 
-    def _issue_code(self, client_id: str, redirect_uri: str, scopes: tuple[str, ...], state: str) -> str:
+    def _issue_code(
+        self, client_id: str, redirect_uri: str, scopes: tuple[str, ...], state: str, person: int | None
+    ) -> str:
+        """Where to send the user back: with a code for ``person`` (None: the next in turn), or refused."""
+        chosen = self._turn % self.people if person is None else person
+        if chosen not in self._members:
+            if self.member_cap is not None and len(self._members) >= self.member_cap:
+                self.stats.member_cap_refusals += 1
+                params = {"error": "access_denied", "error_description": MEMBER_CAP_MESSAGE, "state": state}
+                return _with_query(redirect_uri, params)
+            self._members.add(chosen)
+        if person is None:
+            self._turn += 1
         code = secrets.token_urlsafe(24)
-        self._codes[code] = _Code(client_id, redirect_uri, scopes, self.clock() + CODE_TTL)
+        self._codes[code] = _Code(client_id, redirect_uri, scopes, self.clock() + CODE_TTL, person=chosen)
         self.stats.authorizations += 1
         return _with_query(redirect_uri, {"code": code, "scope": " ".join(scopes), "state": state})
 
@@ -1072,7 +1235,8 @@ class FakeWhoop:
         if record.client_id != self.client_id:
             return self._invalid_grant("The code was issued to another client.")
         self.stats.token_grants["authorization_code"] += 1
-        return JSONResponse(self._new_tokens(_Grant(record.client_id, record.scopes)), headers=_NO_STORE)
+        grant = _Grant(record.client_id, record.scopes, person=record.person)
+        return JSONResponse(self._new_tokens(grant), headers=_NO_STORE)
 
     def _refresh_grant(self, refresh_token: str) -> Response:
         if not refresh_token:
@@ -1106,25 +1270,39 @@ class FakeWhoop:
             return None
         return body if isinstance(body, dict) else None
 
+    def _query_person(self, request: Request) -> int | Response:
+        try:
+            return self._check_person(request.query_params.get("person", "0"))
+        except ValueError as exc:
+            return _error(400, "bad_request", f"{exc}.")
+
     async def _control_stats(self, request: Request) -> Response:
-        records = mutations.counts(self._data) if self._data is not None else None
+        person = self._query_person(request)
+        if isinstance(person, Response):
+            return person
+        data = self._people[person].data
+        records = mutations.counts(data) if data is not None else None
         return JSONResponse({**self.stats.as_dict(), "down": self.down, "records": records})
 
-    async def _kind_and_id(self, request: Request) -> tuple[dict[str, Any], str, Any] | Response:
+    async def _kind_and_id(self, request: Request) -> tuple[dict[str, Any], str, Any, int] | Response:
         body = await self._json_body(request)
         if body is None:
             return _error(400, "bad_request", "Send a JSON object.")
         if "kind" not in body or "id" not in body:
             return _error(400, "bad_request", 'The body needs "kind" and "id".')
-        return body, body.pop("kind"), body.pop("id")
+        try:
+            person = self._check_person(body.pop("person", 0))
+        except ValueError as exc:
+            return _error(400, "bad_request", f"{exc}.")
+        return body, body.pop("kind"), body.pop("id"), person
 
     async def _control_rescore(self, request: Request) -> Response:
         parsed = await self._kind_and_id(request)
         if isinstance(parsed, Response):
             return parsed
-        changes, kind, record_id = parsed
+        changes, kind, record_id, person = parsed
         try:
-            record = self.rescore(kind, record_id, **changes)
+            record = self.rescore(kind, record_id, person=person, **changes)
         except UnknownRecordError as exc:
             return _error(404, "not_found", f"{exc.args[0]}.")
         except (TypeError, ValueError) as exc:
@@ -1132,18 +1310,25 @@ class FakeWhoop:
         return JSONResponse(record)
 
     async def _control_score_pending(self, request: Request) -> Response:
-        return JSONResponse({"scored": self.score_pending()})
+        body = await self._json_body(request)
+        if body is None:
+            return _error(400, "bad_request", "Send a JSON object (or nothing).")
+        try:
+            person = self._check_person(body.get("person", 0))
+        except ValueError as exc:
+            return _error(400, "bad_request", f"{exc}.")
+        return JSONResponse({"scored": self.score_pending(person=person)})
 
     async def _control_corrupt(self, request: Request) -> Response:
         parsed = await self._kind_and_id(request)
         if isinstance(parsed, Response):
             return parsed
-        extra, kind, record_id = parsed
+        extra, kind, record_id, person = parsed
         changes = extra.pop("set", None)
         if extra or not isinstance(changes, dict):
             return _error(400, "bad_request", 'The body is {"kind", "id", "set": {path: value}}.')
         try:
-            record = self.corrupt(kind, record_id, changes)
+            record = self.corrupt(kind, record_id, changes, person=person)
         except UnknownRecordError as exc:
             return _error(404, "not_found", f"{exc.args[0]}.")
         except ValueError as exc:
@@ -1154,11 +1339,11 @@ class FakeWhoop:
         parsed = await self._kind_and_id(request)
         if isinstance(parsed, Response):
             return parsed
-        extra, kind, record_id = parsed
+        extra, kind, record_id, person = parsed
         if extra:
             return _error(400, "bad_request", f"Unknown field(s): {', '.join(sorted(extra))}.")
         try:
-            removed = self.delete_record(kind, record_id)
+            removed = self.delete_record(kind, record_id, person=person)
         except UnknownRecordError as exc:
             return _error(404, "not_found", f"{exc.args[0]}.")
         except ValueError as exc:
@@ -1205,7 +1390,10 @@ class FakeWhoop:
     async def _control_export(self, request: Request) -> Response:
         # On the event loop, like every mutation of the records: the export is one consistent snapshot
         # (a year takes about 0.2 s).
-        body = export_zip(self.data)
+        person = self._query_person(request)
+        if isinstance(person, Response):
+            return person
+        body = export_zip(self.person_data(person))
         return Response(
             body,
             media_type="application/zip",
@@ -1227,8 +1415,10 @@ class FakeWhoop:
         try:
             if not isinstance(scopes, list | tuple) or not all(isinstance(s, str) for s in scopes):
                 raise ValueError("scopes must be a list of strings or a space-separated string")
+            person = self._check_person(body.get("person", 0))
             return JSONResponse(
-                self.issue_token(scopes, None if ttl is None else int(ttl)), headers=_NO_STORE
+                self.issue_token(scopes, None if ttl is None else int(ttl), person=person),
+                headers=_NO_STORE,
             )
         except (TypeError, ValueError) as exc:
             return _error(400, "bad_request", str(exc))
@@ -1254,12 +1444,18 @@ def create_fake_whoop(
     token_secret: str | None = None,
     data_step: float | None = None,
     effects: PlantedEffects | None = None,
+    people: int = 1,
+    member_cap: int | None = None,
 ) -> FakeWhoop:
     """Build a fake WHOOP (OAuth + API v2) as an ASGI app; data is generated lazily on first use.
 
     ``token_secret`` signs the tokens so that every fake with the same secret accepts them;
     ``data_step`` anchors the data to the clock floored to that many seconds (see ``FakeWhoop.data``);
-    ``effects`` plants known effects in the data (see ``PlantedEffects``).
+    ``effects`` plants known effects in the data (see ``PlantedEffects``); ``people`` simulated people
+    can sign in, at most ``member_cap`` of them (see the ``app`` module docstring).
+
+    Raises:
+        ValueError: ``people`` or ``member_cap`` is below 1.
     """
     return FakeWhoop(
         client_id=client_id,
@@ -1277,4 +1473,6 @@ def create_fake_whoop(
         token_secret=token_secret,
         data_step=data_step,
         effects=effects,
+        people=people,
+        member_cap=member_cap,
     )

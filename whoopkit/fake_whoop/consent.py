@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 SCOPE_DESCRIPTIONS = {
@@ -30,19 +31,45 @@ button { flex: 1; padding: .8rem; border: 0; border-radius: 8px; font-size: 1rem
 .error { color: #ff8a80; }
 small { color: #9aa8b4; }
 """
+# Only pages that offer a choice of person carry these rules, so the one-person page stays as it was.
+_SELECT_STYLE = """label { display: block; margin-top: 1rem; }
+select { width: 100%; margin-top: .4rem; padding: .5rem; border-radius: 8px; font-size: 1rem; }
+"""
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, style: str = _STYLE) -> str:
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{style}</style></head>"
         f"<body><main><span class='badge'>Simulated WHOOP (demo)</span>{body}</main></body></html>\n"
     )
 
 
-def consent_page(*, request_id: str, client_id: str, scopes: list[str], redirect_uri: str) -> str:
-    """The Approve/Deny page; the form posts back to the same URL (relative, so a mount prefix works)."""
+def _person_select(people: Sequence[tuple[int, str]], selected: int | None) -> str:
+    # The empty value is "whoever is next in turn", so logins that keep the default go round the people.
+    options = ["<option value=''>The next simulated person in turn</option>"]
+    for index, label in people:
+        mark = " selected" if index == selected else ""
+        options.append(f"<option value='{index}'{mark}>{escape(label)}</option>")
+    return (
+        f"<label for='person'>Sign in as</label><select id='person' name='person'>{''.join(options)}</select>"
+    )
+
+
+def consent_page(
+    *,
+    request_id: str,
+    client_id: str,
+    scopes: list[str],
+    redirect_uri: str,
+    people: Sequence[tuple[int, str]] = (),
+    selected: int | None = None,
+) -> str:
+    """The Approve/Deny page; the form posts back to the same URL (relative, so a mount prefix works).
+
+    With ``people`` (index, label) it also offers who to sign in as, ``selected`` preselected.
+    """
     items = "".join(
         f"<li><code>{escape(s)}</code> — {escape(SCOPE_DESCRIPTIONS.get(s, s))}</li>" for s in scopes
     )
@@ -53,12 +80,14 @@ def consent_page(*, request_id: str, client_id: str, scopes: list[str], redirect
         "No real WHOOP account is involved: all data is synthetic.</small></p>"
         "<form method='post' action='auth'>"
         f"<input type='hidden' name='request_id' value='{escape(request_id)}'>"
+        f"{_person_select(people, selected) if people else ''}"
         "<div class='actions'>"
         "<button class='approve' type='submit' name='decision' value='approve'>Approve</button>"
         "<button class='deny' type='submit' name='decision' value='deny'>Deny</button>"
         "</div></form>"
     )
-    return _page("Simulated WHOOP (demo) – authorize", body)
+    style = _STYLE + _SELECT_STYLE if people else _STYLE
+    return _page("Simulated WHOOP (demo) – authorize", body, style)
 
 
 def error_page(message: str) -> str:

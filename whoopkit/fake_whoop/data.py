@@ -12,6 +12,12 @@ Every cycle also gets a WHOOP journal (the behaviour of that day: alcohol, caffe
 drawn from its own ``random.Random`` so that the API records stay exactly what they were before the
 journal existed. Only with ``PlantedEffects`` does a journal answer change the physiology: alcohol
 lowers the NEXT day's recovery and HRV and raises its resting heart rate by the planted amounts.
+
+A fake can host several simulated people (``person`` 0, 1, ...). Person 0 is the historical athlete
+(``USER_ID``, the base seed, Alex Rivera) and its records are exactly what they always were. Person k
+has user id ``USER_ID + k``, the seed ``person_seed(seed, k)``, their own profile and body, and every
+integer id (cycle, v1 sleep and v1 workout ids) shifted by ``k * PERSON_ID_STRIDE``, so no id of one
+person can ever name a record of another; their UUIDs come from their own seed's stream.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from typing import Any
 Record = dict[str, Any]
 
 USER_ID = 10129
+# Integer ids of person k start k strides up: far more than any history spends (a cycle id grows by
+# at most 40,000 a day), and k * stride still fits an int64 for any sensible number of people.
+PERSON_ID_STRIDE = 10_000_000_000
 # The spec: "v1_id / sport_id will not exist past 09/01/2025", so only older records carry them.
 V1_CUTOFF = datetime(2025, 9, 1, tzinfo=UTC)
 HOME_OFFSET = timedelta(hours=-5)
@@ -59,6 +68,35 @@ PROFILE: Record = {
     "last_name": "Rivera",
 }
 BODY: Record = {"height_meter": 1.78, "weight_kilogram": 76.2, "max_heart_rate": MAX_HEART_RATE}
+# Names of the other simulated people (person 1 onwards); combined, they give 144 distinct names.
+_FIRST_NAMES = (
+    "Sam",
+    "Priya",
+    "Jordan",
+    "Mei",
+    "Tomas",
+    "Amara",
+    "Lukas",
+    "Noor",
+    "Kenji",
+    "Zoe",
+    "Mateo",
+    "Ines",
+)
+_LAST_NAMES = (
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Haddad",
+    "Novak",
+    "Singh",
+    "Brennan",
+    "Costa",
+    "Keller",
+    "Abadi",
+    "Walsh",
+)
 
 # Relative cost of one minute in each heart-rate zone (zone 0 … zone 5) for strain.
 _ZONE_LOAD = (0.1, 0.4, 0.9, 1.7, 2.7, 3.9)
@@ -127,6 +165,39 @@ def alcohol_chance(weekday: int, probability: float, weekday_effects: bool) -> f
     weekend = min(0.95, 2.5 * probability)
     # The other five days share what is left, so the weekly mean stays ``probability``.
     return weekend if weekday in (4, 5) else max(0.0, (7 * probability - 2 * weekend) / 5)
+
+
+def person_seed(seed: int, person: int) -> int:
+    """The seed of simulated ``person``: the base seed for person 0, else one derived from both."""
+    if person == 0:
+        return seed
+    # A str seed goes through SHA-512, so the derived seed is the same in every process (unlike hash()).
+    return random.Random(f"{seed}:person:{person}").getrandbits(63)
+
+
+def person_profile(person: int) -> Record:
+    """The WHOOP profile of simulated ``person`` (person 0 is Alex Rivera)."""
+    if person == 0:
+        return dict(PROFILE)
+    i = person - 1
+    first = _FIRST_NAMES[i % len(_FIRST_NAMES)]
+    last = _LAST_NAMES[(i + i // len(_FIRST_NAMES)) % len(_LAST_NAMES)]
+    return {
+        "user_id": USER_ID + person,
+        "email": f"person{person}@example.com",
+        "first_name": first,
+        "last_name": last,
+    }
+
+
+def person_body(seed: int, person: int) -> Record:
+    """The body measurements of simulated ``person`` (deterministic per base seed and person)."""
+    if person == 0:
+        return dict(BODY)
+    rng = random.Random(f"{seed}:body:{person}")
+    height = round(rng.uniform(1.58, 1.96), 2)
+    weight = round(rng.uniform(20.0, 27.0) * height * height, 1)
+    return {"height_meter": height, "weight_kilogram": weight, "max_heart_rate": rng.randrange(176, 204)}
 
 
 @dataclass(frozen=True)
@@ -275,15 +346,21 @@ class Collection:
 class FakeDataset:
     """The generated records plus the look-ups the API needs."""
 
-    def __init__(self, now: datetime, effects: PlantedEffects | None = None) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        effects: PlantedEffects | None = None,
+        profile: Record | None = None,
+        body: Record | None = None,
+    ) -> None:
         self.now = now
         # The planted truth: what was planted (None: nothing) and the cycles whose recovery carries it.
         self.effects = effects
         self.affected_cycles: set[int] = set()
         # cycle id -> {journal question -> answered yes}, the behaviour of that cycle's day.
         self.journal: dict[int, dict[str, bool]] = {}
-        self.profile: Record = dict(PROFILE)
-        self.body: Record = dict(BODY)
+        self.profile: Record = dict(PROFILE if profile is None else profile)
+        self.body: Record = dict(BODY if body is None else body)
         self.cycle_collection = Collection()
         self.sleep_collection = Collection()
         self.recovery_collection = Collection()
@@ -398,8 +475,22 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 
 class _Generator:
-    def __init__(self, seed: int, days: int, now: datetime, effects: PlantedEffects | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        days: int,
+        now: datetime,
+        effects: PlantedEffects | None = None,
+        person: int = 0,
+        max_heart_rate: int = MAX_HEART_RATE,
+    ) -> None:
+        base_seed, seed = seed, person_seed(seed, person)
         self.rng = random.Random(seed)
+        self.user_id = USER_ID + person
+        self.id_offset = person * PERSON_ID_STRIDE
+        self.body = person_body(base_seed, person)
+        # The workouts' heart rates follow the person's own maximum (192 for person 0, as always).
+        self.max_heart_rate = int(self.body["max_heart_rate"]) if person else max_heart_rate
         # Without effects every stream is the one generator, consumed in its historical order, so the
         # records stay byte-identical to what this generator has always produced.
         self.activity_rng = self.rng if effects is None else random.Random(seed ^ _ACTIVITY_SALT)
@@ -409,7 +500,7 @@ class _Generator:
         self.weekday_terms = effects is None or effects.weekday_effects
         self.days = max(2, days)
         self.now = now
-        self.data = FakeDataset(now, effects)
+        self.data = FakeDataset(now, effects, person_profile(person), self.body)
         self.today = (now + HOME_OFFSET).date()
         d = self.days
         self.travel = {
@@ -458,9 +549,9 @@ class _Generator:
         nights = self.plan_nights()
         answers = [self.journal_answers(night.day) for night in nights]
         effects = self.effects
-        cycle_id = 1_100_000_000 + rng.randrange(50_000_000)
-        self.sleep_v1 = 2_400_000_000 + rng.randrange(50_000_000)
-        workout_v1 = 3_700_000_000 + rng.randrange(50_000_000)
+        cycle_id = self.id_offset + 1_100_000_000 + rng.randrange(50_000_000)
+        self.sleep_v1 = self.id_offset + 2_400_000_000 + rng.randrange(50_000_000)
+        workout_v1 = self.id_offset + 3_700_000_000 + rng.randrange(50_000_000)
         n = len(nights)
         hrv_ar = 0.0
         prev_strain = 8.0
@@ -528,7 +619,7 @@ class _Generator:
             sleep: Record = {
                 "id": sleep_id,
                 "cycle_id": cycle_id,
-                "user_id": USER_ID,
+                "user_id": self.user_id,
                 "created_at": iso(sleep_created),
                 "updated_at": iso(min(self.now, sleep_created + timedelta(minutes=rng.uniform(0.5, 30)))),
                 "start": iso(onset),
@@ -599,7 +690,7 @@ class _Generator:
             recovery: Record = {
                 "cycle_id": cycle_id,
                 "sleep_id": sleep_id,
-                "user_id": USER_ID,
+                "user_id": self.user_id,
                 "created_at": iso(recovery_created),
                 "updated_at": iso(min(self.now, recovery_created + timedelta(minutes=rng.uniform(0.2, 20)))),
                 "score_state": sleep_state,
@@ -693,7 +784,7 @@ class _Generator:
                 updated = max(cycle_created, self.now - timedelta(minutes=rng.uniform(1, 10)))
             cycle: Record = {
                 "id": cycle_id,
-                "user_id": USER_ID,
+                "user_id": self.user_id,
                 "created_at": iso(cycle_created),
                 "updated_at": iso(updated),
                 "start": iso(onset),
@@ -780,9 +871,10 @@ class _Generator:
         minutes = [z / 60_000 for z in zones]
         load = sum(m * c for m, c in zip(minutes, _ZONE_LOAD, strict=True))
         avg_fraction = sum(z * f for z, f in zip(zones, _ZONE_HR, strict=True)) / duration_ms
-        avg_hr = round(MAX_HEART_RATE * avg_fraction + rng.gauss(0, 2))
+        top_hr = self.max_heart_rate
+        avg_hr = round(top_hr * avg_fraction + rng.gauss(0, 2))
         top = max(i for i in range(6) if zones[i] > 0.01 * duration_ms)
-        max_hr = min(MAX_HEART_RATE, round(MAX_HEART_RATE * (0.4 + 0.1 * top + rng.uniform(0.03, 0.09))))
+        max_hr = min(top_hr, round(top_hr * (0.4 + 0.1 * top + rng.uniform(0.03, 0.09))))
         max_hr = max(max_hr, avg_hr + 5)
         kj = duration_ms / 60_000 * (6 + 0.45 * (avg_hr - 70))
         created = min(self.now, end + timedelta(minutes=rng.uniform(1, 20)))
@@ -790,7 +882,7 @@ class _Generator:
         if start < V1_CUTOFF:
             record["v1_id"] = v1_id
         record |= {
-            "user_id": USER_ID,
+            "user_id": self.user_id,
             "created_at": iso(created),
             "updated_at": iso(min(self.now, created + timedelta(minutes=rng.uniform(0.5, 30)))),
             "start": iso(start),
@@ -836,7 +928,7 @@ class _Generator:
             record["v1_id"] = self.sleep_v1
             self.data._v1_activity[self.sleep_v1] = nap_id
         record |= {
-            "user_id": USER_ID,
+            "user_id": self.user_id,
             "created_at": iso(created),
             "updated_at": iso(min(self.now, created + timedelta(minutes=rng.uniform(0.5, 10)))),
             "start": iso(start),
@@ -870,7 +962,7 @@ class _Generator:
         return asleep
 
 
-def synthesize_score(kind: str, record: Record, seed: int) -> Record:
+def synthesize_score(kind: str, record: Record, seed: int, max_heart_rate: int = MAX_HEART_RATE) -> Record:
     """A plausible score for a record that WHOOP never scored (deterministic per record id)."""
     rng = random.Random(f"{seed}:{kind}:{record.get('id', record.get('cycle_id'))}")
     if kind == "recovery":
@@ -887,7 +979,7 @@ def synthesize_score(kind: str, record: Record, seed: int) -> Record:
     if kind == "workout":
         sport = SPORTS.get(record["sport_name"], SPORTS["functional-fitness"])
         assert end is not None  # workouts always have an end
-        generator = _Generator(seed, 2, end)
+        generator = _Generator(seed, 2, end, max_heart_rate=max_heart_rate)
         generator.rng = generator.activity_rng = generator.nap_rng = rng
         workout, _, _ = generator.workout(sport, start, end, record["timezone_offset"], 60.0, 0, False)
         score: Record = workout["score"]
@@ -935,15 +1027,26 @@ def synthesize_score(kind: str, record: Record, seed: int) -> Record:
 
 
 def generate_dataset(
-    *, seed: int = 7, days: int = 180, now: datetime | None = None, effects: PlantedEffects | None = None
+    *,
+    seed: int = 7,
+    days: int = 180,
+    now: datetime | None = None,
+    effects: PlantedEffects | None = None,
+    person: int = 0,
 ) -> FakeDataset:
     """Generate ``days`` days of data ending at ``now`` (default: the current time).
 
     ``effects`` plants known effects (see ``PlantedEffects``); without it the API records are exactly
-    those this generator has always produced for the same seed, days and now.
+    those this generator has always produced for the same seed, days and now. ``person`` picks the
+    simulated person (see the module docstring); person 0 is the historical athlete.
+
+    Raises:
+        ValueError: ``person`` is negative.
     """
+    if person < 0:
+        raise ValueError("person must be >= 0")
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return _Generator(seed, days, now.astimezone(UTC), effects).generate()
+    return _Generator(seed, days, now.astimezone(UTC), effects, person).generate()

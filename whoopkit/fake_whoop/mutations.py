@@ -235,7 +235,10 @@ def rescore(
     hidden = (kind, str(key))
     if state == "SCORED":
         score = record.get("score") or data.hidden_scores.pop(hidden, None)
-        score = copy.deepcopy(score) if score is not None else synthesize_score(kind, record, seed)
+        if score is not None:
+            score = copy.deepcopy(score)
+        else:  # a workout's heart rates stay within this person's own maximum
+            score = synthesize_score(kind, record, seed, int(data.body["max_heart_rate"]))
         if kind == "cycle" and record.get("step_count") is None:
             steps = data.hidden_scores.pop(("step_count", str(key)), None)
             rng = random.Random(f"{seed}:steps:{key}")

@@ -35,6 +35,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     String,
     Table,
     and_,
@@ -1089,6 +1090,13 @@ class Store:
                     return True
         return False
 
+    def has_imported(self, user_id: int, kinds: Sequence[Collection]) -> bool:
+        """Whether the user has an imported record (from the app's export) of any of ``kinds``."""
+        table = schema.imported_records
+        query = select(table.c.user_id).where(table.c.user_id == user_id, table.c.kind.in_(list(kinds)))
+        with self._read() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
     def latest_offset(self, user_id: int) -> timedelta | None:
         """The timezone offset of the user's newest stored cycle."""
         table = schema.cycles
@@ -1339,7 +1347,21 @@ def _replace(conn: Connection, table: Table, key: dict[str, Any], row: dict[str,
 
 
 def _bump_version(conn: Connection) -> None:
+    # One atomic statement on SQLite and PostgreSQL: with several processes writing one PostgreSQL
+    # database, read-then-write lost bumps and two first writers both inserted the row (unique violation).
     meta = schema.meta
+    bumped = {"value": cast(cast(meta.c.value, Integer) + 1, String)}
+    first = {"key": "data_version", "value": "1"}
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            sqlite.insert(meta).values(first).on_conflict_do_update(index_elements=["key"], set_=bumped)
+        )
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            postgresql.insert(meta).values(first).on_conflict_do_update(index_elements=["key"], set_=bumped)
+        )
+        return
     current = conn.execute(select(meta.c.value).where(meta.c.key == "data_version")).scalar()
     _replace(
         conn, meta, {"key": "data_version"}, {"key": "data_version", "value": str(int(current or 0) + 1)}

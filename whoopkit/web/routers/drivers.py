@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from whoopkit import analytics
+from whoopkit.analytics.drivers import q_text
 from whoopkit.service import Answer, Freshness, WhoopService
 from whoopkit.web import charts
 from whoopkit.web import formatting as fmt
@@ -128,7 +129,8 @@ def _n_text(factor: analytics.DriverFactor | analytics.NotEnoughData) -> str:
 
 
 def _q_text(q: float) -> str:
-    return "< 0.001" if q < 0.001 else f"{q:.3f}" if q < 0.01 else f"{q:.2f}"
+    # Rounded down, so a significant q (< 0.05) never reads 0.05 beside its "significant" mark.
+    return q_text(q)
 
 
 def _effect_text(factor: analytics.DriverFactor) -> str:

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         default="https://api.prod.whoop.com/oauth/oauth2", alias="WHOOP_OAUTH_BASE_URL"
     )
     whoop_token_cache: Path = Field(default=Path(".token_cache.json"), alias="WHOOP_TOKEN_CACHE")
+    whoop_token_key: SecretStr | None = Field(default=None, alias="WHOOP_TOKEN_KEY")
     whoop_data_dir: Path = Field(default=Path(".whoopkit"), alias="WHOOP_DATA_DIR")
     whoop_demo: bool = Field(default=False, alias="WHOOP_DEMO")
     whoop_cache_ttl: float = Field(default=60.0, ge=0, le=3600, alias="WHOOP_CACHE_TTL")

@@ -6,7 +6,8 @@ is a sentence a user can act on; where to log in is the faces' to say, from sett
 
     WhoopkitError
     ├── ConfigError              a setting is missing or malformed
-    │   └── TokenFileError       the token cache or its lock is unusable (a directory, a symlink)
+    │   ├── TokenFileError       the token cache or its lock is unusable (a directory, a symlink)
+    │   └── TokenKeyError        WHOOP_TOKEN_KEY is malformed, or an encrypted token cannot be opened
     ├── AuthError                the user has to (re)connect WHOOP
     │   ├── NotLoggedInError     no token cache, or it is empty, corrupt or unreadable
     │   └── TokenRefreshError    WHOOP rejected the refresh token (revoked, rotated elsewhere, expired)
@@ -34,6 +35,19 @@ class ConfigError(WhoopkitError):
 
 class TokenFileError(ConfigError):
     """The token cache file or its lock file cannot be used as it is on disk."""
+
+
+class TokenKeyError(ConfigError):
+    """WHOOP_TOKEN_KEY is missing or malformed, or an encrypted token cannot be opened; see ``reason``.
+
+    ``reason`` is one of ``"no_key"`` (unset), ``"key_format"`` (not Fernet keys), ``"no_matching_key"``
+    (no configured key opens the blob), ``"corrupt"`` (not a whoopkit token blob) or ``"wrong_user"``
+    (the blob belongs to another user). Messages never quote a key, a blob or a token.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class AuthError(WhoopkitError):

@@ -20,13 +20,14 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
 )
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 Collection = Literal["cycles", "recoveries", "sleeps", "workouts"]
 COLLECTIONS: tuple[Collection, ...] = ("cycles", "recoveries", "sleeps", "workouts")
@@ -187,6 +188,19 @@ journal_entries = Table(
     Column("timezone_offset", String(6), nullable=False),
     Column("cycle_id", BigInteger),
     Column("imported_ms", BigInteger, nullable=False),
+)
+
+# Hosted mode's WHOOP tokens, one row per user (see ``whoopkit.hosted_tokens``). ``blob`` is the
+# TokenCipher ciphertext, never plaintext; ``expires_ms`` is kept in clear so "does it need a refresh" is
+# a cheap read; ``version`` goes up by one on every write, so a refresh race shows in the row.
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("blob", LargeBinary, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )
 
 meta = Table(

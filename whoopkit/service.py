@@ -80,6 +80,7 @@ DRIVERS_MIN_DAYS = 28
 MAX_HISTORY_DAYS = 3650
 DRIVERS_HISTORY_DAYS = 29
 RECORDS_SYNC_DAYS = 365
+STATISTICS_PRELOAD_DELAY = 10.0
 NOT_ANSWERING = (
     "WHOOP is not answering, and nothing is stored locally yet to answer from; try again in a minute."
 )
@@ -357,10 +358,13 @@ class WhoopService:
                 )
         except WhoopkitError as exc:
             logger.info("warm-up stopped early: %s", type(exc).__name__)
-        await self.preload_statistics()
 
-    async def preload_statistics(self) -> None:
-        """Import SciPy's statistics in a worker thread (1-3 s cold), so the first drivers answer need not."""
+    async def preload_statistics(self, *, delay: float = STATISTICS_PRELOAD_DELAY) -> None:
+        """Import SciPy's statistics in a worker thread after ``delay`` s, before the first drivers answer.
+
+        The import costs 1-3 s of CPU: waiting first keeps it out of start-up and the first answers.
+        """
+        await asyncio.sleep(delay)
         await anyio.to_thread.run_sync(analytics.load_statistics)
 
     # ------------------------------------------------------------------ deadlines

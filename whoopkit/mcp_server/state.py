@@ -51,6 +51,7 @@ class ServerState:
         self._service = service
         self._owned = False
         self._task: asyncio.Task[WhoopService] | None = None
+        self._preload: asyncio.Task[None] | None = None
         self._go: asyncio.Event | None = None
 
     @property
@@ -111,6 +112,10 @@ class ServerState:
             await service.aclose()
             raise
         logger.info("WHOOP service ready in %.0f ms", (anyio.current_time() - started) * 1000)
+        # Not part of the warm-up: tool calls wait for that, and SciPy's import is seconds of CPU.
+        self._preload = asyncio.get_running_loop().create_task(
+            service.preload_statistics(), name="whoop-mcp-preload-statistics"
+        )
         return service
 
     def _build_sync(self) -> WhoopService:
@@ -132,6 +137,11 @@ class ServerState:
 
     async def aclose(self) -> None:
         """Stop a build in progress and close the service if this state built it."""
+        preload, self._preload = self._preload, None
+        if preload is not None:
+            preload.cancel()
+            with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
+                await preload
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()

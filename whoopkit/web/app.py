@@ -121,8 +121,9 @@ def create_app(
             yield
         finally:
             await background.stop(task)
-            with contextlib.suppress(Exception):
-                await preload  # a worker thread cannot be cancelled; wait for the import to end
+            preload.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await preload  # an import already in its worker thread ends first
             state.service = None
             await service.aclose()
 

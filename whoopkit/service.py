@@ -353,19 +353,25 @@ class WhoopService:
                 await self._import_demo_journal()
                 today = self.today()
                 await anyio.to_thread.run_sync(self.stored_days, today - timedelta(days=WARM_DAYS - 1), today)
-                await anyio.to_thread.run_sync(
-                    self.history_days, today - timedelta(days=WARM_DAYS - 1), today
-                )
         except WhoopkitError as exc:
             logger.info("warm-up stopped early: %s", type(exc).__name__)
 
     async def preload_statistics(self, *, delay: float = STATISTICS_PRELOAD_DELAY) -> None:
-        """Import SciPy's statistics in a worker thread after ``delay`` s, before the first drivers answer.
+        """After ``delay`` s, import SciPy's statistics and build a year of merged history (worker threads).
 
-        The import costs 1-3 s of CPU: waiting first keeps it out of start-up and the first answers.
+        Both cost seconds of CPU the first drivers answer would otherwise pay; waiting first keeps them out of
+        start-up and the first answers (which wait for :meth:`warm_up`, not for this). Never raises.
         """
         await asyncio.sleep(delay)
-        await anyio.to_thread.run_sync(analytics.load_statistics)
+        try:
+            await anyio.to_thread.run_sync(analytics.load_statistics)
+            if self._stored_user() is not None:
+                today = self.today()
+                await anyio.to_thread.run_sync(
+                    self.history_days, today - timedelta(days=WARM_DAYS - 1), today
+                )
+        except (WhoopkitError, ImportError) as exc:
+            logger.info("preloading the statistics stopped: %s", type(exc).__name__)
 
     # ------------------------------------------------------------------ deadlines
 

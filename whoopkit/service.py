@@ -187,8 +187,8 @@ class WhoopService:
         self._owns_whoop = owns_whoop
         self._user_id: int | None = None
         self._user_lock = asyncio.Lock()
-        # (user, data version, first day, last day, rows): see stored_days.
-        self._days_cache: tuple[int, int, date, date, list[analytics.DaySummary]] | None = None
+        self._days_cache = _DayRowsCache()  # stored_days
+        self._history_cache = _DayRowsCache()  # history_days
 
     # ------------------------------------------------------------------ identity, time
 
@@ -670,15 +670,9 @@ class WhoopService:
         if user_id is None:
             return []
         version = self.store.data_version()
-        cached = self._days_cache
-        if (
-            cached is not None
-            and cached[0] == user_id
-            and cached[1] == version
-            and cached[2] <= start
-            and end <= cached[3]
-        ):
-            return [r for r in cached[4] if start <= r.date <= end]
+        cached = self._days_cache.get(user_id, version, start, end)
+        if cached is not None:
+            return cached
         lo, hi = start - timedelta(days=1), end + timedelta(days=1)
         built = analytics.build_days(
             self._stored("cycles", lo, hi),
@@ -687,8 +681,7 @@ class WhoopService:
             self._stored("workouts", lo, hi),
         )
         rows = [r for r in built if start <= r.date <= end]
-        if cached is None or cached[1] != version or (end - start) >= (cached[3] - cached[2]):
-            self._days_cache = (user_id, version, start, end, rows)
+        self._days_cache.put(user_id, version, start, end, rows)
         return rows
 
     def _stored(self, kind: Collection, start: date, end: date) -> list[Any]:
@@ -772,8 +765,7 @@ class WhoopService:
 
     # ---- the app's export: import, merged history and the journal (issue 10)
 
-    # (user, data version, first day, last day, rows): see history_days. (user, version, answer): has_journal.
-    _history_cache: tuple[int, int, date, date, list[analytics.DaySummary]] | None = None
+    # (user, data version, answer): see has_journal.
     _journal_known: tuple[int, int, bool] | None = None
 
     async def import_export(
@@ -874,15 +866,9 @@ class WhoopService:
         if user_id is None:
             return []
         version = self.store.data_version()
-        cached = self._history_cache
-        if (
-            cached is not None
-            and cached[0] == user_id
-            and cached[1] == version
-            and cached[2] <= start
-            and end <= cached[3]
-        ):
-            return [r for r in cached[4] if start <= r.date <= end]
+        cached = self._history_cache.get(user_id, version, start, end)
+        if cached is not None:
+            return cached
         lo, hi = query_bounds(start - timedelta(days=1), end + timedelta(days=1))
         imported = {kind: self.store.imported_records(user_id, kind, lo, hi) for kind in COLLECTIONS}
         if not any(imported.values()):
@@ -898,8 +884,7 @@ class WhoopService:
                     merged["cycles"], merged["recoveries"], merged["sleeps"], merged["workouts"]
                 )
                 rows = [r for r in built if start <= r.date <= end]
-        if cached is None or cached[1] != version or (end - start) >= (cached[3] - cached[2]):
-            self._history_cache = (user_id, version, start, end, rows)
+        self._history_cache.put(user_id, version, start, end, rows)
         return rows
 
     def journal_days(self, start: date, end: date) -> dict[date, dict[str, bool]]:
@@ -1018,6 +1003,29 @@ def _check_days(days: object, low: int) -> None:
     """
     if isinstance(days, bool) or not isinstance(days, int) or not low <= days <= MAX_HISTORY_DAYS:
         raise ValueError(f"days must be a whole number from {low} to {MAX_HISTORY_DAYS}; got {days!r}.")
+
+
+class _DayRowsCache:
+    """Day rows of the widest range asked, reused for any range inside it while the data version holds."""
+
+    def __init__(self) -> None:
+        # (user, data version, first day, last day, rows)
+        self._kept: tuple[int, int, date, date, list[analytics.DaySummary]] | None = None
+
+    def get(self, user_id: int, version: int, start: date, end: date) -> list[analytics.DaySummary] | None:
+        """The kept rows of ``start..end``, or None when they were not kept for this user and version."""
+        kept = self._kept
+        if kept is None or kept[0] != user_id or kept[1] != version or start < kept[2] or kept[3] < end:
+            return None
+        return [r for r in kept[4] if start <= r.date <= end]
+
+    def put(
+        self, user_id: int, version: int, start: date, end: date, rows: list[analytics.DaySummary]
+    ) -> None:
+        """Keep ``rows``, unless rows of a wider range are kept for the same version."""
+        kept = self._kept
+        if kept is None or kept[1] != version or (end - start) >= (kept[3] - kept[2]):
+            self._kept = (user_id, version, start, end, rows)
 
 
 def _offline_sentence(exc: BaseException) -> str:

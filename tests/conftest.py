@@ -17,6 +17,11 @@
   using the ``logged_in`` token cache; ``aclose()``d at teardown.
 - ``service``: a ``WhoopService`` in real mode on ``fake`` (logged in), its clock pinned at ``fake_now``,
   with an empty SQLite store in ``tmp_path/"data"``; closed at teardown.
+- ``postgres_server`` / ``redis_server`` (session): one throwaway real server each (``tests/helpers/
+  servers.py``), on loopback in a temp dir, started on first use and stopped at the end of the session.
+- ``postgres_url``: a fresh, empty database for one test (``postgresql+psycopg://…``), dropped after.
+- ``redis_url``: ``redis://127.0.0.1:<port>/0``, emptied before the test.
+  Without the server binaries these skip with the reason; ``scripts/test`` installs them, so CI runs them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.helpers.servers import (
+    PostgresServer,
+    RedisServer,
+    missing_postgres,
+    missing_redis,
+    running_postgres,
+    running_redis,
+)
 from whoopkit.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -136,3 +149,35 @@ async def service(
         yield svc
     finally:
         await svc.aclose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the whole session."""
+    if reason := missing_postgres():
+        pytest.skip(reason)
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new empty PostgreSQL database, dropped after the test."""
+    with postgres_server.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway Redis (no persistence) for the whole session."""
+    if reason := missing_redis():
+        pytest.skip(reason)
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of the session's Redis, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url

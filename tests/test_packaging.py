@@ -53,3 +53,8 @@ def test_secrets_are_ignored_by_git() -> None:
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert ".env" in ignored
     assert ".token_cache.json" in ignored
+
+
+def test_requirements_hosted_txt_lists_exactly_the_hosted_extra_of_pyproject() -> None:
+    extra = _pyproject()["project"]["optional-dependencies"]["hosted"]  # type: ignore[index]
+    assert _requirements("requirements-hosted.txt") == set(extra)

@@ -4,7 +4,8 @@
 to every API and token request (the benchmarks use 300). ``--people N`` simulates N people, each
 authorization signing in the one picked on the consent page (or ``?person=k`` / ``login_hint``), else
 the next in turn; ``--member-cap M`` refuses a new person once M have authorized (WHOOP's cap on an
-unapproved app is 10). The rules are in ``whoopkit.fake_whoop.app``.
+unapproved app is 10). The rules are in ``whoopkit.fake_whoop.app``. ``GET /_fake/requests[?since=MS]``
+lists every API request's arrival (epoch ms), status and person, for a benchmark's busiest-window count.
 
 ``--port 0`` picks a free port; the one line logged to stderr at start-up names the actual URL
 (``Simulated WHOOP (demo) listening on http://127.0.0.1:PORT``), and the socket already accepts

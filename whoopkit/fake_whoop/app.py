@@ -113,6 +113,9 @@ _INT64_MAX = 2**63 - 1
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# How many API requests the request log keeps (the oldest go first): a day of WHOOP's 10,000 limit
+# with room to spare, and a few MB at most for a demo that runs for weeks.
+REQUEST_LOG_SIZE = 100_000
 MEMBER_CAP_MESSAGE = "This app has reached its user limit and must be approved before you can integrate."
 
 Target = Literal["api", "token"]
@@ -427,7 +430,8 @@ class FakeWhoop:
     Mount it anywhere (``Mount("/_fake_whoop", app=fake)``) or serve it with uvicorn; paths are
     ``/oauth/oauth2/{auth,token}``, ``/developer/v2/...``, ``/developer/v1/activity-mapping/{id}`` and
     the control endpoints
-    ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}`` and
+    ``/_fake/{stats,faults,reset,token,expire,rescore,score_pending,delete,corrupt,down}``,
+    ``GET /_fake/requests`` (every API request's arrival time and status, see ``request_log``) and
     ``GET /_fake/export.zip``, the member's WHOOP app export of the current records (it is the app's,
     not the API's, so like the other control endpoints it keeps answering while WHOOP is "down").
     ``effects`` plants known effects in the generated data (see ``PlantedEffects``). ``people`` is
@@ -476,6 +480,9 @@ class FakeWhoop:
         self.clock = clock
         self.faults = Faults(seed)
         self.stats = Stats()
+        # (epoch ms on arrival, status, person or None): arrival, not answer, because a client's rate
+        # limiter counts a request when it sends it; the injected latency comes after.
+        self.request_log: deque[tuple[int, int, int | None]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.token_secret = token_secret
         self.data_step = data_step
         self.people = people
@@ -524,6 +531,7 @@ class FakeWhoop:
         if control_endpoints:
             routes += [
                 Route("/_fake/stats", self._control_stats, methods=["GET"]),
+                Route("/_fake/requests", self._control_requests, methods=["GET"]),
                 Route("/_fake/faults", self._control_faults, methods=["GET", "POST"]),
                 Route("/_fake/reset", self._control_reset, methods=["POST"]),
                 Route("/_fake/token", self._control_token, methods=["POST"]),
@@ -615,12 +623,14 @@ class FakeWhoop:
         return self._new_tokens(grant, ttl)
 
     def reset_stats(self) -> None:
-        """Zero the counters in ``stats``."""
+        """Zero the counters in ``stats`` and empty ``request_log``."""
         self.stats.reset()
+        self.request_log.clear()
 
     def reset(self) -> None:
         """Zero the stats, clear every fault (down too) and the rate-limit windows (keeps tokens, data)."""
         self.stats.reset()
+        self.request_log.clear()
         self.faults.clear()
         self._limiter.reset()
         self.down = False
@@ -867,6 +877,13 @@ class FakeWhoop:
         methods: list[str] | None = None,
     ) -> Route:
         async def endpoint(request: Request) -> Response:
+            arrived = round(self.clock() * 1000)
+            person: list[int] = []  # filled once the token names the person
+            answer = await checked(request, person)
+            self.request_log.append((arrived, answer.status_code, person[0] if person else None))
+            return answer
+
+        async def checked(request: Request, person: list[int]) -> Response:
             self.stats.requests += 1
             self.stats.requests_by_path[_route_path(request.scope)] += 1
             await self._delay()
@@ -892,6 +909,7 @@ class FakeWhoop:
                     {"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             grant = access.grant
+            person.append(grant.person)
             self.stats.requests_by_person[grant.person] += 1
             # One budget per app: keyed by the client id, never by the person the token signs in.
             allowed, headers, retry_after = self._limiter.hit(grant.client_id)
@@ -1283,6 +1301,20 @@ class FakeWhoop:
         data = self._people[person].data
         records = mutations.counts(data) if data is not None else None
         return JSONResponse({**self.stats.as_dict(), "down": self.down, "records": records})
+
+    async def _control_requests(self, request: Request) -> Response:
+        # ?since=MS keeps a long benchmark's polls small: only the requests that arrived at or after it.
+        raw = request.query_params.get("since", "0")
+        try:
+            since = int(raw)
+        except ValueError:
+            return _error(400, "bad_request", f"since must be epoch milliseconds, got {raw!r}.")
+        rows = [
+            {"at_ms": at, "status": status, "person": person}
+            for at, status, person in self.request_log
+            if at >= since
+        ]
+        return JSONResponse({"requests": rows, "count": len(rows)})
 
     async def _kind_and_id(self, request: Request) -> tuple[dict[str, Any], str, Any, int] | Response:
         body = await self._json_body(request)

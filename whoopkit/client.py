@@ -52,7 +52,7 @@ from whoopkit.models import (
     UserBodyMeasurement,
     Workout,
 )
-from whoopkit.ratelimit import RateLimiter, is_bulk
+from whoopkit.ratelimit import Budget, is_bulk
 
 __all__ = ["USER_AGENT", "TokenProvider", "WhoopClient", "format_datetime"]
 
@@ -154,17 +154,20 @@ class WhoopClient:
         tokens: TokenProvider,
         *,
         api_base_url: str,
-        limiter: RateLimiter | None = None,
+        limiter: Budget | None = None,
         deadline: float | None = 20.0,
         max_retries: int = 3,
         rate_limit_wait_budget: float = 10.0,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        on_response: Callable[[str, int], None] | None = None,
     ) -> None:
         """Wrap ``http`` with ``tokens`` as the source of access tokens.
 
         ``deadline`` bounds each logical request in total (None: only ``http``'s per-read timeouts).
+        ``on_response(method, status)`` hears of every upstream response, 429s and 5xx included
+        (hosted mode counts them in its metrics).
         """
         self._http = http
         self._tokens = tokens
@@ -176,6 +179,7 @@ class WhoopClient:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._sleep = sleep
+        self._on_response = on_response
         self._inflight: dict[_InflightKey, asyncio.Future[Any]] = {}
         self._waiters: dict[asyncio.Future[Any], int] = {}
         self._rng = random.Random()  # noqa: S311 - jitter, not security
@@ -183,7 +187,7 @@ class WhoopClient:
     # ------------------------------------------------------------------ plumbing
 
     @property
-    def limiter(self) -> RateLimiter | None:
+    def limiter(self) -> Budget | None:
         """The rate limiter this client books its requests with."""
         return self._limiter
 
@@ -260,6 +264,8 @@ class WhoopClient:
                 ) from None
             status = response.status_code
             logger.debug("%s %s -> %d in %.0f ms", method, path, status, _ms(started))
+            if self._on_response is not None:
+                self._on_response(method, status)
             if self._limiter is not None:
                 self._limiter.observe(response.headers)
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import filelock
 
@@ -80,6 +80,44 @@ def _first_number(value: str | None) -> float | None:
         return None
     match = _NUMBER.match(value)
     return float(match.group(1)) if match else None
+
+
+class Budget(Protocol):
+    """What :class:`~whoopkit.client.WhoopClient` books its requests with, in one process or in many.
+
+    :class:`RateLimiter` (one process), :class:`SharedRateLimiter` (every process of one machine, through a
+    file) and :class:`~whoopkit.ratelimit_redis.RedisRateLimiter` (every process of a hosted deployment)
+    implement it; nothing above the client knows which one runs.
+    """
+
+    @property
+    def reserved(self) -> int:
+        """Slots of each window that bulk work leaves to small questions."""
+        ...
+
+    async def acquire(self, max_wait: float | None = None) -> None:
+        """Wait until one more request may be sent.
+
+        Raises:
+            RateLimitedError: the wait would be longer than ``max_wait`` seconds.
+        """
+        ...
+
+    def expected_wait(self) -> float:
+        """How long a request asked for now would wait (nothing is booked)."""
+        ...
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn from WHOOP's rate-limit headers on a response."""
+        ...
+
+    def block_for(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (WHOOP said 429)."""
+        ...
+
+    def usage(self) -> dict[str, int]:
+        """Requests booked in the current window and today."""
+        ...
 
 
 class RateLimiter:

@@ -438,3 +438,11 @@ def _daily(wait: float, per_day: int) -> RateLimitedError:
         f"WHOOP's daily limit ({per_day} requests per app) is used up: retry after {wait / 3600:.1f} h.",
         daily=True,
     )
+
+
+if TYPE_CHECKING:
+    from whoopkit.ratelimit import Budget
+
+    def _is_a_budget(limiter: RedisRateLimiter) -> Budget:
+        # mypy checks here that the hosted limiter stays a drop-in for the client's Budget.
+        return limiter

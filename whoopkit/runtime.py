@@ -26,7 +26,7 @@ from whoopkit.config import Settings
 from whoopkit.errors import AuthError, ConfigError, OAuthError
 from whoopkit.oauth import OAuthClient, new_state
 from whoopkit.ratelimit import SharedRateLimiter
-from whoopkit.tokens import TokenManager, TokenStore
+from whoopkit.tokens import TokenAccess, TokenManager, TokenStore
 
 if TYPE_CHECKING:
     from whoopkit.fake_whoop import FakeWhoop
@@ -52,15 +52,21 @@ class Whoop:
     settings: Settings
     http: httpx.AsyncClient
     oauth: OAuthClient
-    tokens: TokenManager
+    tokens: TokenAccess  # the token file here (TokenManager); a per-user row in hosted mode
     client: WhoopClient
     demo: bool
     fake: FakeWhoop | None = None
 
     @property
     def store(self) -> TokenStore:
-        """The token cache this process uses (the demo one in demo mode)."""
-        return self.tokens.store
+        """The token cache file this process uses (the demo one in demo mode).
+
+        Raises:
+            ConfigError: the login is not kept in a token file (hosted mode keeps one row per user).
+        """
+        if isinstance(self.tokens, TokenManager):
+            return self.tokens.store
+        raise ConfigError("This process keeps its WHOOP logins in the database, not in a token file.")
 
     async def aclose(self) -> None:
         """Let an unfinished token refresh end, then close the HTTP client."""
@@ -204,5 +210,5 @@ async def demo_login(whoop: Whoop) -> None:
             f"The demo login did not return an authorization code (HTTP {response.status_code})."
         )
     token = await whoop.oauth.exchange_code(code)
-    whoop.tokens.store.save(token)
+    whoop.store.save(token)
     logger.info("demo login complete")

@@ -260,11 +260,7 @@ class WhoopService:
                 "WHOOP is not answering, so the login could not be completed; try again in a minute."
             ) from None
 
-        def save() -> None:
-            with self.whoop.store.lock():
-                self.whoop.store.save(token)
-
-        await anyio.to_thread.run_sync(save)
+        await anyio.to_thread.run_sync(self.whoop.tokens.save_login, token)
         self._user_id = None
         # Learn who logged in now: a different WHOOP member must never inherit the last one's history.
         try:
@@ -285,7 +281,7 @@ class WhoopService:
             TokenFileError: the token file or its lock cannot be used (nothing was changed).
         """
         user_id = self._user_id if self._user_id is not None else self.store.local_user_id()
-        if self.whoop.store.exists():
+        if self.whoop.tokens.exists():
             access: str | None = None
             try:
                 # Within the answer's deadline: a slow WHOOP must not hold the Log out button.
@@ -295,7 +291,7 @@ class WhoopService:
                     access = self.whoop.tokens.current().access_token
             # Takes the token file's lock, so a refresh still running finishes first and cannot
             # bring the file back afterwards.
-            await anyio.to_thread.run_sync(self.whoop.store.delete)
+            await anyio.to_thread.run_sync(self.whoop.tokens.delete)
             if access is not None:
                 try:
                     await self._bounded(self.whoop.oauth.revoke(access))
@@ -348,7 +344,7 @@ class WhoopService:
         try:
             await self.demo_login()
             await anyio.to_thread.run_sync(self.store.local_user_id)
-            if self.whoop.store.exists():
+            if self.whoop.tokens.exists():
                 await self.user_id()
                 await self._import_demo_journal()
                 today = self.today()
@@ -795,7 +791,7 @@ class WhoopService:
         known = self._stored_user()
         if known is not None:
             return known
-        if not self.whoop.store.exists():
+        if not self.whoop.tokens.exists():
             raise AuthError("No WHOOP account is known yet, so the export has no owner to be filed under.")
         return await self.user_id()
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -536,6 +536,43 @@ def _lock_timeout(lock_path: Path, timeout: float) -> WhoopUnavailableError:
 REFUSED_REFRESH = "WHOOP refused to renew the saved login (revoked, or renewed elsewhere): log in again."
 
 
+class TokenAccess(Protocol):
+    """One user's WHOOP login, wherever it is kept: the token file locally (:class:`TokenManager`), an
+    encrypted database row per user when hosted. The service uses only this, never the file itself."""
+
+    def exists(self) -> bool:
+        """Whether a login is stored (usable or not)."""
+        ...
+
+    def current(self) -> Token:
+        """The stored token as it is, without refreshing.
+
+        Raises:
+            NotLoggedInError: no usable login is stored.
+        """
+        ...
+
+    def status(self) -> TokenStatus:
+        """A secret-free summary of the stored login."""
+        ...
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshed first (once across every process) when it must be."""
+        ...
+
+    async def refresh_after_unauthorized(self, rejected: str) -> str:
+        """A new access token after WHOOP refused ``rejected`` (unless another holder already refreshed)."""
+        ...
+
+    def save_login(self, token: Token) -> None:
+        """Store a new login (blocking: call it from a worker thread)."""
+        ...
+
+    def delete(self) -> None:
+        """Remove the stored login (blocking: call it from a worker thread)."""
+        ...
+
+
 class TokenManager:
     """Hands out valid access tokens, refreshing them once across all processes (a TokenProvider)."""
 
@@ -570,6 +607,28 @@ class TokenManager:
             NotLoggedInError: no usable token cache.
         """
         return self._load()
+
+    def exists(self) -> bool:
+        """Whether the token cache file exists (usable or not)."""
+        return self.store.exists()
+
+    def save_login(self, token: Token) -> None:
+        """Save a new login under the inter-process lock, so a refresh in flight cannot overwrite it.
+
+        Raises:
+            TokenFileError: the token file or its lock cannot be used.
+            WhoopUnavailableError: another process held the lock too long.
+        """
+        with self.store.lock():
+            self.store.save(token)
+
+    def delete(self) -> None:
+        """Delete the token file; a refresh still running finishes first (it holds the file's lock).
+
+        Raises:
+            TokenFileError: the token file or its lock cannot be used (nothing was changed).
+        """
+        self.store.delete()
 
     async def access_token(self) -> str:
         """A valid access token, refreshed first if it is within its refresh margin.

@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -266,6 +266,26 @@ class StateStore:
         with self._mutex:
             expiry = self._states.pop(state, None)
             return expiry is not None and self.clock() < expiry
+
+
+class LoginStateStore(Protocol):
+    """Where a login's OAuth ``state`` waits for WHOOP's callback: random, bound to one browser, single-use.
+
+    :class:`LoginStates` signs it into the browser's cookie (one process); hosted mode keeps it in Redis
+    (``whoopkit.hosted.states.RedisLoginStates``) so any web process can finish a login another began.
+    """
+
+    def issue(self) -> tuple[str, str]:
+        """A new state for WHOOP's URL and the cookie value that binds it to this browser."""
+        ...
+
+    def matches(self, state: str | None, cookie: str | None) -> bool:
+        """Whether ``state`` belongs to this browser's cookie and is unexpired and unused."""
+        ...
+
+    def consume(self, state: str | None, cookie: str | None) -> bool:
+        """Like :meth:`matches`, and the state can never be used again."""
+        ...
 
 
 class LoginStates:

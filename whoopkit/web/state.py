@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from whoopkit.config import Settings
 from whoopkit.errors import WhoopkitError
-from whoopkit.oauth import LoginStates
+from whoopkit.oauth import LoginStates, LoginStateStore
 from whoopkit.tokens import TokenStore
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class WebState:
     templates: Jinja2Templates
     demo: bool
     fake: FakeWhoop | None
-    states: LoginStates = field(default_factory=LoginStates)
+    states: LoginStateStore = field(default_factory=LoginStates)
     service: WhoopService | None = None
     startup_error: WhoopkitError | None = None  # why the service could not be built (shown as a page)
     ollama_factory: Any = None  # () -> ollama.AsyncClient; tests point it at a fake Ollama

@@ -1,0 +1,1 @@
+"""Hosted-mode tests: real PostgreSQL, Redis, worker and web processes."""

@@ -18,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -27,9 +28,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from whoopkit.errors import NotLoggedInError, StoreError, TokenRefreshError, WhoopUnavailableError
+from whoopkit.config import OAUTH_SCOPES
+from whoopkit.errors import (
+    NotLoggedInError,
+    StoreError,
+    TokenKeyError,
+    TokenRefreshError,
+    WhoopUnavailableError,
+)
 from whoopkit.store.schema import user_tokens
-from whoopkit.tokens import DEFAULT_LOCK_TIMEOUT, Token
+from whoopkit.tokens import DEFAULT_LOCK_TIMEOUT, Token, TokenStatus, hmac_equal
 
 if TYPE_CHECKING:
     from whoopkit.oauth import OAuthClient
@@ -190,10 +198,19 @@ class HostedTokenStore:
         margin = min(margin, 0.5 * token.expires_in)
         return self.clock() < token.expires_at - margin
 
-    async def fresh_token(self, user_id: int, refresh: Refresh, *, margin_s: float | None = None) -> Token:
+    def _usable(self, token: Token, margin_s: float | None, rejected: str | None) -> bool:
+        if rejected is not None:
+            return not hmac_equal(token.access_token, rejected)
+        return self._valid(token, margin_s)
+
+    async def fresh_token(
+        self, user_id: int, refresh: Refresh, *, margin_s: float | None = None, rejected: str | None = None
+    ) -> Token:
         """The user's token, refreshed first (once across all processes) unless valid for ``margin_s``.
 
         ``margin_s`` defaults to the token's own refresh margin (10 % of its lifetime, at most 5 min).
+        ``rejected`` is an access token WHOOP just answered 401 to: the row is refreshed if it still holds
+        that token, however valid it looks, and returned as it is if another process replaced it already.
         On a refused refresh the row is kept as it was and the error is raised for the caller to word.
 
         Raises:
@@ -207,7 +224,7 @@ class HostedTokenStore:
         token = await anyio.to_thread.run_sync(self.load, user_id)
         if token is None:
             raise _not_logged_in(user_id)
-        if self._valid(token, margin_s):
+        if self._usable(token, margin_s, rejected):
             return token
         locked: _Locked | None = None
         try:
@@ -216,7 +233,7 @@ class HostedTokenStore:
             current = locked.token
             if current is None:
                 raise _not_logged_in(user_id)
-            if self._valid(current, margin_s):
+            if self._usable(current, margin_s, rejected):
                 logger.debug("user %s: token already refreshed by another process", user_id)
                 return current
             if not current.refresh_token:
@@ -312,6 +329,111 @@ class HostedTokenStore:
             f"whoopkit could not {action} the WHOOP token of user {user_id} ({type(orig).__name__}).",
             location=self.engine.dialect.name,
         )
+
+
+class HostedUserTokens:
+    """One hosted user's WHOOP login as a :class:`~whoopkit.tokens.TokenAccess`.
+
+    It is their encrypted row in ``user_tokens``, refreshed once across every web and worker process
+    (:meth:`HostedTokenStore.fresh_token`).
+    """
+
+    def __init__(
+        self,
+        store: HostedTokenStore,
+        user_id: int,
+        refresh: Refresh,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Serve ``user_id``'s login from ``store``, refreshing with ``refresh`` (:func:`oauth_refresh`)."""
+        self.store = store
+        self.user_id = user_id
+        self.refresh = refresh
+        self.clock = clock
+
+    def exists(self) -> bool:
+        """Whether the user has a token row.
+
+        Raises:
+            StoreError: the database cannot be read.
+        """
+        return self.store.version(self.user_id) is not None
+
+    def current(self) -> Token:
+        """The stored token as it is, without refreshing.
+
+        Raises:
+            NotLoggedInError: the user has no token row.
+            TokenKeyError: the row cannot be decrypted for this user.
+            StoreError: the database cannot be read.
+        """
+        token = self.store.load(self.user_id)
+        if token is None:
+            raise _not_logged_in(self.user_id)
+        return token
+
+    def status(self) -> TokenStatus:
+        """A secret-free summary of the user's login (no file: ``path`` is None)."""
+        try:
+            token = self.current()
+        except (NotLoggedInError, TokenKeyError, StoreError) as exc:
+            return TokenStatus(logged_in=False, path=None, error=str(exc))
+        now = self.clock()
+        expired = token.is_expired(now)
+        return TokenStatus(
+            logged_in=not expired or bool(token.refresh_token),
+            path=None,
+            expires_at=datetime.fromtimestamp(token.expires_at, UTC),
+            seconds_left=round(token.seconds_left(now), 1),
+            expired=expired,
+            can_refresh=bool(token.refresh_token),
+            scopes=sorted(token.scopes),
+            has_offline_scope="offline" in token.scopes,
+            missing_scopes=[s for s in OAUTH_SCOPES if s not in token.scopes],
+        )
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshed first (once across every process) within its refresh margin.
+
+        Raises:
+            NotLoggedInError, TokenRefreshError, WhoopUnavailableError, TokenKeyError, StoreError: see
+                :meth:`HostedTokenStore.fresh_token`.
+        """
+        return (await self.store.fresh_token(self.user_id, self.refresh)).access_token
+
+    async def refresh_after_unauthorized(self, rejected: str) -> str:
+        """A new access token after WHOOP refused ``rejected`` (another process's refresh counts).
+
+        Raises:
+            NotLoggedInError, TokenRefreshError, WhoopUnavailableError, TokenKeyError, StoreError: see
+                :meth:`HostedTokenStore.fresh_token`.
+        """
+        return (await self.store.fresh_token(self.user_id, self.refresh, rejected=rejected)).access_token
+
+    def save_login(self, token: Token) -> None:
+        """Store a new login for the user (blocking).
+
+        Raises:
+            StoreError: the database cannot be written.
+        """
+        self.store.save(self.user_id, token)
+
+    def delete(self) -> None:
+        """Remove the user's token row (blocking).
+
+        Raises:
+            StoreError: the database cannot be written.
+        """
+        self.store.delete(self.user_id)
+
+
+if TYPE_CHECKING:
+    from whoopkit.tokens import TokenAccess
+
+    def _is_token_access(tokens: HostedUserTokens) -> TokenAccess:
+        # mypy checks here that a hosted login can stand in for the token file.
+        return tokens
 
 
 def _not_logged_in(user_id: int) -> NotLoggedInError:

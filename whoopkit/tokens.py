@@ -138,7 +138,7 @@ class TokenStatus(BaseModel):
     """What the token cache holds, for status pages and tools; never contains secrets."""
 
     logged_in: bool
-    path: Path
+    path: Path | None = None  # the token file; None when hosted (a database row per user)
     expires_at: datetime | None = None
     seconds_left: float | None = None
     expired: bool = False

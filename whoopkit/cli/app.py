@@ -245,7 +245,7 @@ def show_status(service: WhoopService) -> None:
         expiry = f"expires {_shown(auth.expires_at)}" + (
             " (expired)" if auth.expired else f" (in {left / 60:.0f} min)"
         )
-        output.line(f"  logged in; token file {auth.path}")
+        output.line(f"  logged in; token file {auth.path}" if auth.path else "  logged in")
         renew = (
             "yes (offline granted)" if auth.has_offline_scope and auth.can_refresh else "no (offline missing)"
         )

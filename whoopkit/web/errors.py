@@ -175,7 +175,10 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
 
 def _token_file_exists(request: Request) -> bool:
     service = request.app.state.web.service
-    return service is None or service.auth_status().path.exists()
+    if service is None:
+        return True
+    path = service.auth_status().path
+    return path is not None and path.exists()
 
 
 def with_login_url(request: Request, exc: Exception) -> str:

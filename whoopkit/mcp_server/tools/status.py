@@ -65,7 +65,7 @@ async def auth_status_result(service: "WhoopService") -> CallToolResult:
             summary=text + note(service, None),
             logged_in=status.logged_in,
             demo=service.demo,
-            token_file=str(status.path),
+            token_file=str(status.path) if status.path is not None else "",
             expires_at=status.expires_at.isoformat() if status.expires_at else None,
             seconds_left=status.seconds_left,
             expired=status.expired,

@@ -199,8 +199,9 @@ class HostedTokenStore:
         return self.clock() < token.expires_at - margin
 
     def _usable(self, token: Token, margin_s: float | None, rejected: str | None) -> bool:
-        if rejected is not None:
-            return not hmac_equal(token.access_token, rejected)
+        # A token WHOOP refused is never handed out again, however valid its expiry says it is.
+        if rejected is not None and hmac_equal(token.access_token, rejected):
+            return False
         return self._valid(token, margin_s)
 
     async def fresh_token(
@@ -210,7 +211,7 @@ class HostedTokenStore:
 
         ``margin_s`` defaults to the token's own refresh margin (10 % of its lifetime, at most 5 min).
         ``rejected`` is an access token WHOOP just answered 401 to: the row is refreshed if it still holds
-        that token, however valid it looks, and returned as it is if another process replaced it already.
+        that token, however valid it looks; a token another process put there instead is used if valid.
         On a refused refresh the row is kept as it was and the error is raised for the caller to word.
 
         Raises:

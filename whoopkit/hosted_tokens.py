@@ -18,7 +18,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -28,7 +27,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from whoopkit.config import OAUTH_SCOPES
 from whoopkit.errors import (
     NotLoggedInError,
     StoreError,
@@ -380,19 +378,7 @@ class HostedUserTokens:
             token = self.current()
         except (NotLoggedInError, TokenKeyError, StoreError) as exc:
             return TokenStatus(logged_in=False, path=None, error=str(exc))
-        now = self.clock()
-        expired = token.is_expired(now)
-        return TokenStatus(
-            logged_in=not expired or bool(token.refresh_token),
-            path=None,
-            expires_at=datetime.fromtimestamp(token.expires_at, UTC),
-            seconds_left=round(token.seconds_left(now), 1),
-            expired=expired,
-            can_refresh=bool(token.refresh_token),
-            scopes=sorted(token.scopes),
-            has_offline_scope="offline" in token.scopes,
-            missing_scopes=[s for s in OAUTH_SCOPES if s not in token.scopes],
-        )
+        return TokenStatus.of(token, self.clock(), path=None)
 
     async def access_token(self) -> str:
         """A valid access token, refreshed first (once across every process) within its refresh margin.

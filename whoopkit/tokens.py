@@ -148,6 +148,24 @@ class TokenStatus(BaseModel):
     missing_scopes: list[str] = Field(default_factory=list)
     error: str | None = None
 
+    @classmethod
+    def of(cls, token: Token, now: float, *, path: Path | None, refused: str | None = None) -> TokenStatus:
+        """Describe ``token`` at ``now``; a ``refused`` reason (its refresh token is dead) rules out both."""
+        expired = token.is_expired(now)
+        usable = refused is None
+        return cls(
+            logged_in=usable and (not expired or bool(token.refresh_token)),
+            path=path,
+            expires_at=datetime.fromtimestamp(token.expires_at, UTC),
+            seconds_left=round(token.seconds_left(now), 1),
+            expired=expired,
+            can_refresh=bool(token.refresh_token) and usable,
+            scopes=sorted(token.scopes),
+            has_offline_scope="offline" in token.scopes,
+            missing_scopes=[s for s in OAUTH_SCOPES if s not in token.scopes],
+            error=refused,
+        )
+
 
 def _corrupt(path: Path, why: str) -> NotLoggedInError:
     return NotLoggedInError(f"The token cache {path} is corrupt ({why}): log in again.")
@@ -741,21 +759,8 @@ class TokenManager:
             token = self.store.load()
         except NotLoggedInError as exc:
             return TokenStatus(logged_in=False, path=self.store.path, error=str(exc))
-        now = self.clock()
-        expired = token.is_expired(now)
-        scopes = sorted(token.scopes)
         marker = self.store.refresh_marker() if os.path.lexists(self.store.marker_path) else None
         dead = bool(marker is not None and marker.get("rejected") and self.store.marker_names(token))
         refused = not dead and self._rejected is not None and self._rejected == token.refresh_token
-        return TokenStatus(
-            logged_in=not (dead or refused) and (not expired or bool(token.refresh_token)),
-            path=self.store.path,
-            expires_at=datetime.fromtimestamp(token.expires_at, UTC),
-            seconds_left=round(token.seconds_left(now), 1),
-            expired=expired,
-            can_refresh=bool(token.refresh_token) and not (dead or refused),
-            scopes=scopes,
-            has_offline_scope="offline" in token.scopes,
-            missing_scopes=[s for s in OAUTH_SCOPES if s not in token.scopes],
-            error=INTERRUPTED_REFRESH if dead else REFUSED_REFRESH if refused else None,
-        )
+        why = INTERRUPTED_REFRESH if dead else REFUSED_REFRESH if refused else None
+        return TokenStatus.of(token, self.clock(), path=self.store.path, refused=why)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from whoopkit.errors import WhoopUnavailableError
@@ -60,6 +61,25 @@ class RedisLoginStates:
     def _bound(state: str | None, cookie: str | None) -> bool:
         return bool(state and cookie) and hmac.compare_digest(str(state).encode(), str(cookie).encode())
 
+    def _ask(
+        self, state: str | None, cookie: str | None, question: Callable[[redis.Redis, str], bool]
+    ) -> bool:
+        """False unless ``state`` is bound to ``cookie``; else ``question`` asked of Redis about its key.
+
+        Raises:
+            WhoopUnavailableError: Redis could not be reached.
+        """
+        from redis.exceptions import RedisError
+
+        if state is None or not self._bound(state, cookie):
+            return False
+        try:
+            return question(self._redis(), self._key(state))
+        except (RedisError, OSError):
+            raise WhoopUnavailableError(
+                "The session store is not reachable, so the login cannot finish now."
+            ) from None
+
     def issue(self) -> tuple[str, str]:
         """A new state; the login cookie carries the same value.
 
@@ -83,16 +103,7 @@ class RedisLoginStates:
         Raises:
             WhoopUnavailableError: Redis could not be reached.
         """
-        from redis.exceptions import RedisError
-
-        if state is None or not self._bound(state, cookie):
-            return False
-        try:
-            return bool(self._redis().exists(self._key(state)))
-        except (RedisError, OSError):
-            raise WhoopUnavailableError(
-                "The session store is not reachable, so the login cannot finish now."
-            ) from None
+        return self._ask(state, cookie, lambda client, key: bool(client.exists(key)))
 
     def consume(self, state: str | None, cookie: str | None) -> bool:
         """Like :meth:`matches`, and no process can use the state again.
@@ -100,16 +111,7 @@ class RedisLoginStates:
         Raises:
             WhoopUnavailableError: Redis could not be reached.
         """
-        from redis.exceptions import RedisError
-
-        if state is None or not self._bound(state, cookie):
-            return False
-        try:
-            return self._redis().getdel(self._key(state)) is not None
-        except (RedisError, OSError):
-            raise WhoopUnavailableError(
-                "The session store is not reachable, so the login cannot finish now."
-            ) from None
+        return self._ask(state, cookie, lambda client, key: client.getdel(key) is not None)
 
     def close(self) -> None:
         """Close the Redis connection pool."""

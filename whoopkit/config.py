@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     whoop_demo: bool = Field(default=False, alias="WHOOP_DEMO")
     whoop_cache_ttl: float = Field(default=60.0, ge=0, le=3600, alias="WHOOP_CACHE_TTL")
     whoop_database_url: str | None = Field(default=None, alias="WHOOP_DATABASE_URL")
+    whoop_hosted: bool = Field(default=False, alias="WHOOP_HOSTED")
+    whoop_redis_url: str | None = Field(default=None, alias="WHOOP_REDIS_URL")
     whoop_fresh_seconds: float = Field(default=300.0, ge=0, le=86_400, alias="WHOOP_FRESH_SECONDS")
     whoop_sync_interval: float = Field(default=900.0, ge=0, le=86_400, alias="WHOOP_SYNC_INTERVAL")
     whoop_request_deadline: float = Field(default=20.0, gt=0, le=600, alias="WHOOP_REQUEST_DEADLINE")
@@ -84,7 +86,9 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("whoop_client_id", "whoop_mcp_tools", "whoop_database_url", mode="before")
+    @field_validator(
+        "whoop_client_id", "whoop_mcp_tools", "whoop_database_url", "whoop_redis_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -148,7 +152,13 @@ class Settings(BaseSettings):
 
     @property
     def login_url(self) -> str:
-        """Where a user logs in to WHOOP: the web app's ``/login`` on the configured host and port."""
+        """Where a user logs in to WHOOP: the web app's ``/login`` on the configured host and port.
+
+        Hosted, that is the public address WHOOP sends users back to (the redirect URI's origin).
+        """
+        if self.whoop_hosted:
+            parts = urlsplit(self.whoop_redirect_uri)
+            return f"{parts.scheme}://{parts.netloc}/login"
         return f"{self.web_origin}/login"
 
     @property
@@ -157,6 +167,21 @@ class Settings(BaseSettings):
         if self.whoop_database_url:
             return self.whoop_database_url
         return f"sqlite:///{self.whoop_data_dir / 'whoop.db'}"
+
+    def hosted_problem(self) -> str | None:
+        """What hosted mode lacks (PostgreSQL, Redis, the token key, the WHOOP app), or None when ready."""
+        missing = []
+        if not (self.whoop_database_url or "").startswith("postgresql"):
+            missing.append("WHOOP_DATABASE_URL=postgresql+psycopg://user:password@host/db")
+        if not (self.whoop_redis_url or "").startswith(("redis://", "rediss://", "unix://")):
+            missing.append("WHOOP_REDIS_URL=redis://host:6379/0")
+        if self.whoop_token_key is None or not self.whoop_token_key.get_secret_value().strip():
+            missing.append("WHOOP_TOKEN_KEY (make one with: python -m whoopkit.token_crypto)")
+        if not self.has_credentials:
+            missing.append("WHOOP_CLIENT_ID and WHOOP_CLIENT_SECRET (your WHOOP app)")
+        if not missing:
+            return None
+        return "Hosted mode (WHOOP_HOSTED=1 or --hosted) needs " + "; ".join(missing) + "."
 
     @property
     def mcp_tool_allowlist(self) -> frozenset[str] | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, create_engine, delete, select
+from sqlalchemy import Connection, Engine, create_engine, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -187,6 +187,36 @@ class HostedTokenStore:
         except SQLAlchemyError as exc:
             raise self._store_error("read", user_id, exc) from None
         return None if found is None else int(found)
+
+    def rotate_keys(self) -> int:
+        """Re-encrypt every row that opens only with an older key under the newest one; how many were.
+
+        Each row is replaced only if it is still the blob that was read (compare and set), so a refresh
+        that wrote a new token meanwhile is never undone; that one is already under the newest key.
+
+        Raises:
+            TokenKeyError: a row opens with none of the keys, or belongs to another user.
+            StoreError: the database cannot be read or written.
+        """
+        rotated = 0
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(user_tokens.c.user_id, user_tokens.c.blob)).all()
+            for user_id, blob in rows:
+                if not self.cipher.needs_rotation(blob):
+                    continue
+                fresh = self.cipher.rotate(blob, user_id=int(user_id))
+                with self.engine.begin() as conn:
+                    rotated += conn.execute(
+                        update(user_tokens)
+                        .where(user_tokens.c.user_id == user_id, user_tokens.c.blob == blob)
+                        .values(blob=fresh)
+                    ).rowcount
+        except SQLAlchemyError as exc:
+            raise StoreError(f"Could not re-encrypt the token rows ({type(exc).__name__}).") from None
+        if rotated:
+            logger.info("re-encrypted %d token rows under the newest key", rotated)
+        return rotated
 
     # ---------------------------------------------------------------- the refresh
 

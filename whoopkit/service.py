@@ -38,12 +38,13 @@ from whoopkit.config import Settings
 from whoopkit.errors import (
     AuthError,
     RateLimitedError,
+    SyncBusyError,
     WhoopkitError,
     WhoopUnavailableError,
 )
 from whoopkit.models import Cycle, Recovery, Sleep, UserBasicProfile, UserBodyMeasurement, Workout
 from whoopkit.store import COLLECTIONS, Collection, JournalRow, Store, StoreStatus
-from whoopkit.sync import Syncer, SyncProgress, SyncReport
+from whoopkit.sync import LockFactory, Syncer, SyncProgress, SyncReport
 from whoopkit.tokens import Token, TokenStatus
 
 if TYPE_CHECKING:
@@ -169,8 +170,19 @@ class WhoopService:
         *,
         clock: Callable[[], datetime] | None = None,
         owns_whoop: bool = True,
+        owns_store: bool = True,
+        user_id: int | None = None,
+        sync_locks: LockFactory | None = None,
+        synced_elsewhere: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
-        """Serve from ``store``, syncing through ``whoop``; ``clock`` is "now" (tests pin it)."""
+        """Serve from ``store``, syncing through ``whoop``; ``clock`` is "now" (tests pin it).
+
+        ``user_id`` pins the service to one user of a shared store (hosted mode: one service per signed-in
+        user, whose ``whoop.tokens`` is that user's login); ``sync_locks`` then replaces the file locks.
+        ``synced_elsewhere`` says (a sentence) when another process is syncing this user right now (a hosted
+        worker's job): an answer then comes from the store, if it has something, instead of fetching the
+        same records twice.
+        """
         self.whoop = whoop
         self.store = store
         self.settings: Settings = whoop.settings
@@ -181,11 +193,15 @@ class WhoopService:
             whoop.client,
             store,
             clock=self._clock,
-            lock_dir=state_dir(whoop.settings, whoop.demo),
+            lock_dir=None if sync_locks is not None else state_dir(whoop.settings, whoop.demo),
             time_left=self._answer_time_left,
+            locks=sync_locks,
         )
         self._owns_whoop = owns_whoop
-        self._user_id: int | None = None
+        self._owns_store = owns_store
+        self._synced_elsewhere = synced_elsewhere
+        self._pinned = user_id
+        self._user_id: int | None = user_id
         self._user_lock = asyncio.Lock()
         self._days_cache = _DayRowsCache()  # stored_days
         self._history_cache = _DayRowsCache()  # history_days
@@ -261,7 +277,9 @@ class WhoopService:
             ) from None
 
         await anyio.to_thread.run_sync(self.whoop.tokens.save_login, token)
-        self._user_id = None
+        self._user_id = self._pinned
+        if self._pinned is not None:
+            return
         # Learn who logged in now: a different WHOOP member must never inherit the last one's history.
         try:
             profile = await self._bounded(self.whoop.client.get_profile())
@@ -300,7 +318,7 @@ class WhoopService:
                     logger.warning("revoking WHOOP access failed: %s", type(exc).__name__)
         if delete_local_data and user_id is not None:
             await anyio.to_thread.run_sync(self.store.delete_user, user_id)
-        self._user_id = None
+        self._user_id = self._pinned
 
     async def user_id(self) -> int:
         """The logged-in WHOOP user's id: remembered in the store, else fetched once from the profile.
@@ -439,7 +457,10 @@ class WhoopService:
             return self._freshness(user_id, kinds, None)
         error: WhoopkitError | None = None
         wait = self._budget_wait()
-        if wait > BUDGET_WAIT_LIMIT:
+        elsewhere = await self._elsewhere()
+        if elsewhere is not None:
+            error = _SyncedElsewhere(elsewhere)
+        elif wait > BUDGET_WAIT_LIMIT:
             # Waiting for the budget would outlast the question: answer from the store at once.
             error = RateLimitedError(
                 wait,
@@ -459,6 +480,15 @@ class WhoopService:
                 error = exc
         return self._freshness(user_id, kinds, error)
 
+    async def _elsewhere(self) -> str | None:
+        """Why to answer from the store because another process is syncing this user (None: fetch)."""
+        if self._synced_elsewhere is None:
+            return None
+        try:
+            return await self._synced_elsewhere()
+        except WhoopkitError:
+            return None
+
     def _budget_wait(self) -> float:
         limiter = self.whoop.client.limiter
         return 0.0 if limiter is None else limiter.expected_wait()
@@ -469,6 +499,10 @@ class WhoopService:
         if error is None:
             return Freshness(as_of=as_of)
         stored = self.store.has_records(user_id, kinds) or self.store.has_imported(user_id, kinds)
+        if isinstance(error, _SyncedElsewhere):
+            # Another process is fetching exactly this (a hosted worker's job): what it stored so far, even
+            # nothing yet, is the answer, and the page says the rest is on its way.
+            return Freshness(as_of=as_of, stale=True, problem=str(error))
         if not any(synced) and not stored:
             # Nothing to answer from: the face says WHOOP is not answering (or when to retry).
             if isinstance(error, RateLimitedError):
@@ -609,6 +643,8 @@ class WhoopService:
         return (await self.body()).data
 
     async def _refresh_profile(self, user_id: int) -> str | None:
+        if self.store.profile(user_id) is not None and (elsewhere := await self._elsewhere()) is not None:
+            return elsewhere  # the job syncing this user refreshes the profile and body too
         try:
             await self._bounded(self.syncer.refresh_profile(user_id, max_age=86_400.0))
         except AuthError:
@@ -974,6 +1010,11 @@ class WhoopService:
                 out.setdefault(change.date, []).append(change)
         return out
 
+    def stored_profile(self) -> UserBasicProfile | None:
+        """The user's stored WHOOP profile (no upstream call), or None when none is stored yet."""
+        user_id = self._stored_user()
+        return None if user_id is None else self.store.profile(user_id)
+
     def store_status(self) -> StoreStatus:
         """Rows per collection, range covered, last sync and size of the store (no upstream call)."""
         return self.store.status(self._stored_user())
@@ -985,10 +1026,15 @@ class WhoopService:
         return used() if callable(used) else {}
 
     async def aclose(self) -> None:
-        """Close the store and, if owned, the WHOOP stack."""
-        await anyio.to_thread.run_sync(self.store.close)
+        """Close the store and the WHOOP stack, each if owned."""
+        if self._owns_store:
+            await anyio.to_thread.run_sync(self.store.close)
         if self._owns_whoop:
             await self.whoop.aclose()
+
+
+class _SyncedElsewhere(SyncBusyError):
+    """Another process is syncing this very user now: answer from the store (never raised to a face)."""
 
 
 def _check_days(days: object, low: int) -> None:
@@ -1032,6 +1078,36 @@ def _offline_sentence(exc: BaseException) -> str:
     if isinstance(exc, WhoopUnavailableError):
         return "WHOOP is unreachable right now, so this is stored data."
     return f"WHOOP could not refresh this ({exc}), so this is stored data."
+
+
+def migrate_database(settings: Settings) -> tuple[str, str]:
+    """Bring the configured database to the newest schema (``whoopkit migrate``); its location and revision.
+
+    Raises:
+        StoreError: the database cannot be opened, or was written by a newer whoopkit.
+    """
+    store = Store.open(settings.database_url)
+    try:
+        return store.location, store.schema_revision() or Store.head_revision()
+    finally:
+        store.close()
+
+
+def rotate_token_keys(settings: Settings) -> int:
+    """Re-encrypt hosted token rows under the newest ``WHOOP_TOKEN_KEY`` (``whoopkit migrate``); how many.
+
+    Raises:
+        TokenKeyError: the key is malformed, or a row opens with none of the keys.
+        StoreError: the database cannot be used.
+    """
+    from whoopkit.hosted_tokens import HostedTokenStore
+    from whoopkit.token_crypto import TokenCipher
+
+    store = Store.open(settings.database_url)
+    try:
+        return HostedTokenStore(store.engine, TokenCipher.from_settings(settings)).rotate_keys()
+    finally:
+        store.close()
 
 
 def build_service(

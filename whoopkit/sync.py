@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import filelock
@@ -63,6 +63,23 @@ BULK_RETRY_AFTER_DOWN = 60.0
 MAX_RATE_PAUSE = 120.0  # longer than this, WHOOP's limit is the daily one: fail instead of pausing
 
 ProgressFn = Callable[["SyncProgress"], None]
+
+
+class InterProcessLock(Protocol):
+    """A lock shared by every process syncing one store: a file lock locally, a Redis lock when hosted."""
+
+    def acquire(self, timeout: float) -> object:
+        """Block until held.
+
+        Raises:
+            TimeoutError: not held within ``timeout`` seconds (``filelock.Timeout`` is one).
+        """
+
+    def release(self) -> None:
+        """Let the next process in."""
+
+
+LockFactory = Callable[[Collection], InterProcessLock]
 
 
 @dataclass
@@ -201,8 +218,11 @@ class Syncer:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         trailing_days: int = TRAILING_DAYS,
         time_left: Callable[[], float] = lambda: math.inf,
+        locks: LockFactory | None = None,
     ) -> None:
         """Sync through ``client`` into ``store``; ``lock_dir`` holds the inter-process locks.
+
+        ``locks`` replaces the file locks of ``lock_dir`` (hosted: a Redis lock per user and collection).
 
         ``time_left`` says how long the caller may still wait (an answer's deadline): a rate-limit pause
         longer than that is not taken.
@@ -213,6 +233,7 @@ class Syncer:
         self.store = store
         self._clock = clock
         self._lock_dir = lock_dir
+        self._lock_factory = locks
         self._sleep = sleep
         self.trailing_ms = trailing_days * DAY_MS
         self._locks: dict[Collection, _KindLock] = {}
@@ -222,7 +243,9 @@ class Syncer:
 
     # ------------------------------------------------------------------ locking
 
-    def _file_lock(self, kind: Collection) -> filelock.BaseFileLock | None:
+    def _file_lock(self, kind: Collection) -> InterProcessLock | None:
+        if self._lock_factory is not None:
+            return self._lock_factory(kind)
         if self._lock_dir is None:
             return None
         self._lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -255,7 +278,7 @@ class Syncer:
             return
         try:
             await anyio.to_thread.run_sync(lambda: flock.acquire(timeout=wait))
-        except filelock.Timeout:
+        except TimeoutError:  # filelock.Timeout is one
             raise SyncBusyError(
                 f"Another whoopkit process is syncing {kind} and did not finish within {wait:.0f} s; "
                 "try again in a moment.",

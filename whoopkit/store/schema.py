@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
 )
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 Collection = Literal["cycles", "recoveries", "sleeps", "workouts"]
 COLLECTIONS: tuple[Collection, ...] = ("cycles", "recoveries", "sleeps", "workouts")
@@ -201,6 +201,15 @@ user_tokens = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+)
+
+# Hosted mode's accounts: a user is created (or found) by their WHOOP user id on signing in.
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_sign_in_ms", BigInteger, nullable=False),
 )
 
 meta = Table(

@@ -1341,6 +1341,13 @@ def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[A
 
 
 def _replace(conn: Connection, table: Table, key: dict[str, Any], row: dict[str, Any]) -> None:
+    if conn.dialect.name == "postgresql":
+        # One statement: hosted processes write the same rows at once, and update-then-insert lets two
+        # first writers both insert (a unique violation).
+        rest = {k: v for k, v in row.items() if k not in key}
+        statement = postgresql.insert(table).values(**row)
+        conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=rest or row))
+        return
     where = [table.c[k] == v for k, v in key.items()]
     if conn.execute(update(table).where(*where).values(**row)).rowcount == 0:
         conn.execute(table.insert().values(**row))

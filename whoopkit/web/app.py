@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import copy
 import errno
+import hashlib
+import hmac
 import logging
 import os
 import socket
@@ -21,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -32,7 +35,13 @@ from whoopkit.errors import ConfigError, WhoopkitError
 from whoopkit.service import build_service
 from whoopkit.web import background, formatting
 from whoopkit.web.errors import install_error_handlers
-from whoopkit.web.security import FAKE_PREFIX, SecurityMiddleware, check_bind, install_log_redaction
+from whoopkit.web.security import (
+    FAKE_PREFIX,
+    SecurityMiddleware,
+    check_bind,
+    install_log_redaction,
+    origin_of,
+)
 from whoopkit.web.state import WebState
 
 if TYPE_CHECKING:
@@ -61,6 +70,8 @@ def create_app(
     fake: FakeWhoop | None = None,
     ollama_factory: Any = None,
     clock: Callable[[], datetime] | None = None,
+    hosted: bool | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """Build the web app; ``demo=None`` decides like the runtime (no credentials or WHOOP_DEMO=1).
 
@@ -72,10 +83,21 @@ def create_app(
     database from a newer whoopkit), the app still starts and every page says why. The background
     sync runs every ``WHOOP_SYNC_INTERVAL`` seconds (0 = off).
 
+    ``hosted`` (default: ``WHOOP_HOSTED``) serves many users who sign in with WHOOP (``whoopkit.hosted``):
+    PostgreSQL, Redis and the job queue instead of the local files, and no sync in the web process (the
+    workers sync). ``transport`` (tests) replaces the network to WHOOP in hosted mode.
+
     Raises:
-        ConfigError: the host is not loopback and remote access is not protected by an access token.
+        ConfigError: the host is not loopback and remote access is not protected by an access token;
+            hosted mode is missing a setting.
     """
     settings = settings or get_settings()
+    if hosted is None:
+        hosted = settings.whoop_hosted
+    if hosted:
+        return _create_hosted_app(
+            settings, fake=fake, ollama_factory=ollama_factory, clock=clock, transport=transport
+        )
     check_bind(settings)
     install_log_redaction()
     if demo is None:
@@ -147,6 +169,88 @@ def create_app(
     return app
 
 
+def _create_hosted_app(
+    settings: Settings,
+    *,
+    fake: FakeWhoop | None,
+    ollama_factory: Any,
+    clock: Callable[[], datetime] | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> FastAPI:
+    """The web app of hosted mode (see :func:`create_app`).
+
+    Raises:
+        ConfigError: a hosted setting is missing (PostgreSQL, Redis, the token key, the WHOOP app).
+    """
+    from whoopkit.hosted import metrics
+    from whoopkit.hosted.accounts import Accounts
+    from whoopkit.hosted.runtime import HostedRuntime
+    from whoopkit.hosted.states import RedisLoginStates
+
+    settings = settings.model_copy(update={"whoop_hosted": True, "whoop_demo": False})
+    problem = settings.hosted_problem()
+    if problem is not None:
+        raise ConfigError(problem)
+    check_bind(settings, hosted=True)
+    install_log_redaction()
+    if transport is None and fake is not None:
+        transport = httpx.ASGITransport(app=fake)
+    assert settings.whoop_redis_url is not None and settings.whoop_token_key is not None
+    states = RedisLoginStates(settings.whoop_redis_url)
+    state = WebState(
+        settings=settings,
+        templates=_templates(),
+        demo=False,
+        fake=None,
+        ollama_factory=ollama_factory,
+        states=states,
+        hosted=True,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.startup_error = None
+        try:
+            runtime = await asyncio.to_thread(
+                HostedRuntime.open,
+                settings,
+                transport=transport,
+                clock=clock,
+                on_upstream=metrics.on_upstream,
+            )
+        except WhoopkitError as exc:
+            logger.error("whoopkit hosted web cannot start its runtime: %s", exc)
+            state.startup_error = exc
+            yield
+            return
+        state.runtime = runtime
+        state.accounts = Accounts(runtime)
+        for name in state.templates.env.list_templates(extensions=["html"]):
+            state.templates.env.get_template(name)
+        logger.info("whoopkit web ready in hosted mode at %s", origin_of(settings.whoop_redirect_uri))
+        try:
+            yield
+        finally:
+            state.runtime, state.accounts = None, None
+            await runtime.aclose()
+            await asyncio.to_thread(states.close)
+
+    app = FastAPI(title="whoopkit", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = state
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    from whoopkit.web.routers import router
+
+    app.include_router(router)
+    install_error_handlers(app)
+    # One CSRF key for every web process (a form from one may be posted to another), derived from the
+    # token key so there is no further secret to configure.
+    secret = settings.whoop_token_key.get_secret_value().encode("utf-8")
+    csrf_key = hmac.new(secret, b"whoopkit-csrf-v1", hashlib.sha256).digest()
+    app.add_middleware(SecurityMiddleware, settings=settings, hosted=True, csrf_key=csrf_key)
+    app.add_middleware(metrics.MetricsMiddleware)
+    return app
+
+
 def bind_socket(settings: Settings, *, demo: bool) -> socket.socket:
     """A listening socket on ``settings.host``:``settings.port``, bound before uvicorn starts.
 
@@ -188,6 +292,15 @@ def serve(app: FastAPI) -> None:
 
     state: WebState = app.state.web
     sock = bind_socket(state.settings, demo=state.demo)
+    if state.hosted:
+        from whoopkit.hosted.logjson import configure_json_logging
+
+        # JSON lines for the log pipeline; behind the reverse proxy, its X-Forwarded-Proto says https (the
+        # proxies trusted are FORWARDED_ALLOW_IPS, uvicorn's setting: 127.0.0.1 unless set).
+        configure_json_logging("INFO")
+        hosted_config = uvicorn.Config(app, proxy_headers=True, log_config=None)
+        uvicorn.Server(hosted_config).run(sockets=[sock])
+        return
     # uvicorn's logging, plus whoopkit's INFO lines (the mode and URL at start-up) in the same format.
     log_config = copy.deepcopy(LOGGING_CONFIG)
     log_config["loggers"]["whoopkit"] = {"handlers": ["default"], "level": "INFO", "propagate": False}

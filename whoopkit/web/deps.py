@@ -13,9 +13,12 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from whoopkit.config import Settings
+from whoopkit.errors import NotLoggedInError
 from whoopkit.service import WhoopService
 from whoopkit.web.errors import BadRequestError
 from whoopkit.web.state import WebState
+
+SESSION_COOKIE = "whoopkit_sid"  # hosted mode's session (whoopkit.hosted.accounts.SESSION_COOKIE)
 
 RANGE_CHOICES = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
@@ -42,16 +45,44 @@ def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_service(request: Request) -> WhoopService:
-    """The data service built in the lifespan (the routes' only way to WHOOP data).
+async def get_optional_service(request: Request) -> WhoopService | None:
+    """The service of this request, or None when hosted and nobody is signed in on this browser.
+
+    Locally that is the one data service built in the lifespan; hosted, it is the signed-in user's own
+    (pinned to their user id, so no route can reach another user's rows).
+
+    Raises:
+        WhoopkitError: it could not be built at start-up (the error page says why), or the session store
+            is unreachable.
+    """
+    web = get_web(request)
+    if not web.hosted:
+        return web.require_service()
+    accounts = web.require_accounts()
+    user_id = await accounts.user_for_session(request.cookies.get(SESSION_COOKIE))
+    if user_id is None:
+        return None
+    service = accounts.runtime.service_for(user_id)
+    request.state.service = service
+    request.state.user_id = user_id
+    return service
+
+
+async def get_service(request: Request) -> WhoopService:
+    """The data service of this request (the routes' only way to WHOOP data).
 
     Raises:
         WhoopkitError: it could not be built at start-up (the error page says why).
+        NotLoggedInError: hosted, and this browser is not signed in.
     """
-    return get_web(request).require_service()
+    service = await get_optional_service(request)
+    if service is None:
+        raise NotLoggedInError("You are not signed in.")
+    return service
 
 
 ServiceDep = Annotated[WhoopService, Depends(get_service)]
+OptionalServiceDep = Annotated[WhoopService | None, Depends(get_optional_service)]
 
 
 def parse_days(raw: str | list[str] | None) -> int:

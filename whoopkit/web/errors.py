@@ -7,7 +7,7 @@ too, so a user never sees a traceback.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,9 @@ from whoopkit.errors import (
 )
 from whoopkit.web.security import SecurityMiddleware, csrf_token
 
+if TYPE_CHECKING:
+    from whoopkit.service import WhoopService
+
 logger = logging.getLogger(__name__)
 
 
@@ -50,8 +53,16 @@ NAV = (
 LOGIN_BANNER = "You are not connected to WHOOP (or the saved login expired)."
 
 
+def request_service(request: Request) -> WhoopService | None:
+    """The service this request is answered by: the signed-in user's (hosted), else the app's, or None."""
+    service: WhoopService | None = getattr(request.state, "service", None)
+    if service is None and not request.app.state.web.hosted:
+        service = request.app.state.web.service
+    return service
+
+
 def _logged_in(request: Request) -> bool:
-    service = request.app.state.web.service
+    service = request_service(request)
     return bool(service is not None and service.auth_status().logged_in)
 
 
@@ -68,7 +79,8 @@ def base_context(request: Request, **extra: Any) -> dict[str, Any]:
         "freshness": None,  # pages.freshness(...) on pages that show data
         "title": "whoopkit",
         "csrf_token": csrf_token(request.scope),  # the hidden field of every POST form
-        "token_problem": web.token_file.problem(short=True),  # offer to move it aside
+        "token_problem": web.token_problem(),  # offer to move it aside
+        "hosted": web.hosted,
     }
     context.update(extra)
     return context
@@ -174,7 +186,7 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
 
 
 def _token_file_exists(request: Request) -> bool:
-    service = request.app.state.web.service
+    service = request_service(request)
     if service is None:
         return True
     path = service.auth_status().path

@@ -52,9 +52,10 @@ CSRF_FIELD = "csrf_token"
 _SESSION_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 # Signs the CSRF tokens; process memory only, so a restart just asks open pages to be reloaded.
 _CSRF_KEY = secrets.token_bytes(32)
+CSRF_KEY_STATE = "whoopkit_csrf_key"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 # Paths a load balancer or the user's own checks may poll without the access token.
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 # What another website may still make the browser request (``Sec-Fetch-Site: cross-site``): the login
 # round trip (WHOOP's consent page sends the browser back to /callback), and, as a top-level navigation
 # only, the dashboard it lands on (after a cross-site redirect chain the browser still says cross-site).
@@ -106,14 +107,16 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_bind(settings: Settings, host: str | None = None) -> None:
+def check_bind(settings: Settings, host: str | None = None, *, hosted: bool = False) -> None:
     """Refuse to serve on a non-loopback address unless remote access is explicitly protected.
+
+    Hosted mode (``hosted``) is explicitly many users signing in with WHOOP: any address is allowed.
 
     Raises:
         ConfigError: the host is not loopback and remote access is not enabled with an access token.
     """
     host = host if host is not None else settings.host
-    if _is_loopback_host(host):
+    if hosted or _is_loopback_host(host):
         return
     token = settings.web_access_token.get_secret_value() if settings.web_access_token else ""
     if not settings.web_allow_remote or not token:
@@ -154,7 +157,9 @@ def session_of(scope: Scope) -> str | None:
 def csrf_token(scope: Scope) -> str:
     """The hidden-field value the state-changing forms on this browser's pages must send back."""
     session = session_of(scope) or ""
-    return hmac.new(_CSRF_KEY, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
+    # Hosted mode's web processes share one key (a page from one, its POST to another).
+    key = (scope.get("state") or {}).get(CSRF_KEY_STATE) or _CSRF_KEY
+    return hmac.new(key, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_refusal(scope: Scope, sent: str | None) -> str | None:
@@ -213,12 +218,21 @@ def _cross_site_refusal(scope: Scope) -> tuple[int, str] | None:
 class SecurityMiddleware:
     """Pure ASGI middleware (no buffering, streaming stays streaming) adding headers and access checks."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        """Wrap ``app`` with the checks ``settings`` asks for."""
+    def __init__(
+        self, app: ASGIApp, settings: Settings, *, hosted: bool = False, csrf_key: bytes | None = None
+    ) -> None:
+        """Wrap ``app`` with the checks ``settings`` asks for.
+
+        ``hosted``: many users reach the app through a reverse proxy and sign in with WHOOP, so neither the
+        loopback-only rule nor the access token applies; cookies are always ``Secure`` (the proxy speaks
+        HTTPS), and ``csrf_key`` (shared by every web process) signs the form tokens.
+        """
         self.app = app
         self.settings = settings
+        self.hosted = hosted
+        self.csrf_key = csrf_key
         token = settings.web_access_token.get_secret_value() if settings.web_access_token else ""
-        self.access_token = token if settings.web_allow_remote and token else ""
+        self.access_token = token if settings.web_allow_remote and token and not hosted else ""
         # The cookie carries a digest, not the token itself, so any characters are fine in the token.
         self.cookie_value = hmac.new(
             self.access_token.encode(), b"whoopkit-access", hashlib.sha256
@@ -253,7 +267,7 @@ class SecurityMiddleware:
 
         cookies = _cookies(scope)
         set_cookies: list[tuple[bytes, bytes]] = []
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        secure = "; Secure" if self.hosted or scope.get("scheme") == "https" else ""
         morsel = cookies.get(SESSION_COOKIE)
         session = morsel.value if morsel is not None and _SESSION_RE.fullmatch(morsel.value) else None
         if session is None:
@@ -265,6 +279,8 @@ class SecurityMiddleware:
                 )
             )
         scope.setdefault("state", {})[SESSION_COOKIE] = session
+        if self.csrf_key is not None:
+            scope["state"][CSRF_KEY_STATE] = self.csrf_key
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -309,7 +325,7 @@ class SecurityMiddleware:
         if self.access_token:
             return None
         client = scope.get("client")
-        if client:
+        if client and not self.hosted:
             try:
                 remote = not ip_address(str(client[0])).is_loopback
             except ValueError:
@@ -323,10 +339,12 @@ class SecurityMiddleware:
             if hostname is None:
                 return 400, "The Host header of this request is malformed."
             if hostname.lower() not in self.allowed_hosts:
-                return (
-                    421,
-                    "Unexpected Host header: open the dashboard at http://127.0.0.1 or http://localhost.",
+                where = (
+                    origin_of(self.settings.whoop_redirect_uri)
+                    if self.hosted
+                    else "http://127.0.0.1 or http://localhost"
                 )
+                return 421, f"Unexpected Host header: open the dashboard at {where}."
         return None
 
     def _check_access(self, scope: Scope) -> str:
@@ -365,7 +383,7 @@ class SecurityMiddleware:
             if k != "access_token"
         ]
         location = safe_path(scope["path"]) + (f"?{urlencode(query)}" if query else "")
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        secure = "; Secure" if self.hosted or scope.get("scheme") == "https" else ""
         cookie = (
             f"{ACCESS_COOKIE}={self.cookie_value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000{secure}"
         )

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import ollama
 
     from whoopkit.fake_whoop import FakeWhoop
+    from whoopkit.hosted.accounts import Accounts
+    from whoopkit.hosted.runtime import HostedRuntime
     from whoopkit.service import WhoopService
 
 
@@ -61,6 +63,9 @@ class WebState:
     insight_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)  # prompt hash -> answer
     sync: SyncStatus = field(default_factory=SyncStatus)
     sync_wake: asyncio.Event = field(default_factory=asyncio.Event)  # set: the background sync runs now
+    hosted: bool = False  # many users signing in with WHOOP (see whoopkit.hosted)
+    runtime: HostedRuntime | None = None  # hosted mode's shared parts, built in the lifespan
+    accounts: Accounts | None = None  # hosted mode's users and sessions
     # The configured (real) token cache, also in demo mode: the pages say when it is unusable.
     token_file: TokenStore = field(init=False)
 
@@ -80,6 +85,23 @@ class WebState:
         if self.service is None:
             raise RuntimeError("the app's lifespan has not run")
         return self.service
+
+    def require_accounts(self) -> Accounts:
+        """Hosted mode's accounts.
+
+        Raises:
+            WhoopkitError: the hosted runtime could not be built at start-up.
+            RuntimeError: not in hosted mode, or used without the lifespan (a programming error).
+        """
+        if self.startup_error is not None:
+            raise self.startup_error
+        if self.accounts is None:
+            raise RuntimeError("the hosted runtime is not running")
+        return self.accounts
+
+    def token_problem(self) -> str | None:
+        """Why the local token file cannot be used (hosted mode has none), for the pages' banner."""
+        return None if self.hosted else self.token_file.problem(short=True)
 
     def ollama_client(self) -> ollama.AsyncClient:
         """A client for the local Ollama, with a timeout (the library's default has none)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from whoopkit.web.routers import auth, dashboard, drivers, health, insights, views
+from whoopkit.web.routers import account, auth, dashboard, drivers, health, insights, views
 
 
 def _answer_head_like_get(area: APIRouter) -> None:
@@ -18,7 +18,7 @@ def _answer_head_like_get(area: APIRouter) -> None:
 
 
 router = APIRouter()
-for _area in (dashboard, health, auth, views, insights, drivers):
+for _area in (dashboard, health, auth, account, views, insights, drivers):
     _answer_head_like_get(_area.router)
     router.include_router(_area.router)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
@@ -17,16 +18,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from whoopkit import runtime
-from whoopkit.errors import ConfigError, TokenFileError, WhoopkitError
-from whoopkit.web.deps import ServiceDep, SettingsDep, WebDep
+from whoopkit.errors import (
+    AuthError,
+    ConfigError,
+    OAuthError,
+    RateLimitedError,
+    TokenFileError,
+    WhoopkitError,
+    WhoopUnavailableError,
+)
+from whoopkit.web.deps import SESSION_COOKIE, SettingsDep, WebDep
 from whoopkit.web.errors import error_page, oauth_hints, with_login_url
 from whoopkit.web.security import CSRF_FIELD, FAKE_PREFIX, LOOPBACK_NAMES, csrf_refusal
+from whoopkit.web.state import WebState
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
 STATE_COOKIE = "whoopkit_oauth_state"
+# WHOOP's member cap as its refusal words it ("This app has reached its user limit and must be approved…").
+MEMBER_CAP_PHRASE = "user limit"
 
 
 def _port(scheme: str, port: int | None) -> int:
@@ -64,14 +76,20 @@ def canonical_login(request: Request, redirect_uri: str) -> str | None:
 
 
 @router.get("/login")
-async def login(request: Request, web: WebDep, settings: SettingsDep, service: ServiceDep) -> Response:
+async def login(request: Request, web: WebDep, settings: SettingsDep) -> Response:
     """Redirect to WHOOP's consent page with every scope and a fresh single-use state."""
-    canonical = canonical_login(request, settings.whoop_redirect_uri)
+    canonical = None if web.hosted else canonical_login(request, settings.whoop_redirect_uri)
     if canonical is not None:
         return RedirectResponse(canonical, status_code=303)
+    if web.hosted:
+        oauth = web.require_accounts().runtime.oauth
+        authorize_url, demo = oauth.authorize_url, False
+    else:
+        service = web.require_service()
+        authorize_url, demo = service.authorize_url, service.demo
     state, cookie_value = web.states.issue()
-    url = service.authorize_url(state)
-    if service.demo:
+    url = authorize_url(state)
+    if demo:
         # The runtime talks to the fake in-process; the browser reaches it under /_fake_whoop.
         origin = f"{request.url.scheme}://{request.url.netloc}"
         url = url.replace(runtime.DEMO_HOST, origin + FAKE_PREFIX, 1)
@@ -82,7 +100,7 @@ async def login(request: Request, web: WebDep, settings: SettingsDep, service: S
         max_age=600,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=web.hosted or request.url.scheme == "https",
         path="/",
     )
     response.headers["cache-control"] = "no-store"
@@ -100,7 +118,7 @@ def _callback_error(
 
 
 @router.get("/callback")
-async def callback(request: Request, web: WebDep, service: ServiceDep) -> Response:
+async def callback(request: Request, web: WebDep) -> Response:
     """Check the state (once), exchange the code and save the token (the service), go to the dashboard."""
     params = request.query_params
     state = params.get("state")
@@ -120,6 +138,16 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
     state_ok = web.states.consume(state, cookie)
     error = params.get("error")
     if error:
+        description = params.get("error_description") or ""
+        if error == "access_denied" and MEMBER_CAP_PHRASE in description.lower():
+            return _callback_error(
+                request,
+                403,
+                "This WHOOP app is full for now",
+                "WHOOP lets a new app have at most 10 members until WHOOP approves it, and this one has "
+                "reached that limit, so WHOOP did not let you connect. Nothing was changed. Ask whoever runs "
+                "this site to apply for WHOOP's approval (or to free a place), then sign in again.",
+            )
         if error == "access_denied":
             return _callback_error(
                 request,
@@ -145,6 +173,9 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
         return _callback_error(
             request, 400, "No authorization code", "WHOOP did not send an authorization code back."
         )
+    if web.hosted:
+        return await _hosted_sign_in(request, web, code)
+    service = web.require_service()
     try:
         await service.login_with_code(code)
     except TokenFileError:
@@ -156,6 +187,43 @@ async def callback(request: Request, web: WebDep, service: ServiceDep) -> Respon
     web.sync_wake.set()  # fetch the history now rather than at the next interval
     response = RedirectResponse("/dashboard", status_code=303)
     response.delete_cookie(STATE_COOKIE, path="/")
+    return response
+
+
+async def _hosted_sign_in(request: Request, web: WebState, code: str) -> Response:
+    """Find or create the user, open their session (a Secure cookie) and queue their sync."""
+    from whoopkit.hosted import jobs
+
+    accounts = web.require_accounts()
+    try:
+        signed = await accounts.sign_in(code)
+    except (OAuthError, AuthError) as exc:
+        logger.warning("sign-in failed: %s", type(exc).__name__)
+        return _callback_error(
+            request, 400, "The WHOOP sign-in did not complete", with_login_url(request, exc)
+        )
+    except (RateLimitedError, WhoopUnavailableError) as exc:
+        # Not the user's doing: the general handler's 429 or 503 page says to try again in a minute.
+        logger.warning("sign-in could not finish now: %s", type(exc).__name__)
+        raise
+    kind: Literal["backfill", "on_demand"] = "backfill" if signed.new_user else "on_demand"
+    try:
+        await jobs.enqueue(accounts.runtime.redis, kind, signed.user_id)
+    except WhoopUnavailableError as exc:
+        # Signed in all the same: the periodic refresh queues the sync once Redis is back.
+        logger.warning("could not queue the %s of a sign-in: %s", kind, type(exc).__name__)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.delete_cookie(STATE_COOKIE, path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.session_id,
+        max_age=accounts.session_ttl,
+        httponly=True,
+        secure=True,
+        samesite="lax",
+        path="/",
+    )
+    response.headers["cache-control"] = "no-store"
     return response
 
 
@@ -201,12 +269,22 @@ def refused_post(request: Request, form: dict[str, list[str]], what: str) -> Res
 
 
 @router.post("/logout")
-async def logout(request: Request, service: ServiceDep) -> Response:
-    """Remove the token file, then revoke WHOOP access; delete the local history only if ticked."""
+async def logout(request: Request, web: WebDep) -> Response:
+    """Remove the token file, then revoke WHOOP access; delete the local history only if ticked.
+
+    Hosted: end this browser's session only (the account, its data and its sync stay; ``/account``
+    deletes them).
+    """
     form = await read_form(request)
     refusal = refused_post(request, form, "log you out")
     if refusal is not None:
         return refusal
+    if web.hosted:
+        await web.require_accounts().end_session(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/?signed_out=1", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+        return response
+    service = web.require_service()
     delete = wants_data_deleted(form)
     await service.logout(delete_local_data=delete)
     logger.info("logged out of WHOOP (%s)", "local history deleted" if delete else "local history kept")
@@ -220,6 +298,8 @@ async def move_token_file_aside(request: Request, web: WebDep) -> Response:
     refusal = refused_post(request, form, "move the saved login file")
     if refusal is not None:
         return refusal
+    if web.hosted:
+        return error_page(request, 404, "Not found", "Hosted whoopkit keeps no login file.")
     if web.token_file.problem() is None:
         return RedirectResponse("/", status_code=303)  # already fixed (another tab, or by hand)
     moved = await anyio.to_thread.run_sync(web.token_file.move_aside)

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from whoopkit.service import RECENT_DAYS
 from whoopkit.web import pages
-from whoopkit.web.deps import ServiceDep, SettingsDep
+from whoopkit.web.deps import OptionalServiceDep, ServiceDep, SettingsDep
 from whoopkit.web.errors import render
 from whoopkit.web.routers.common import freshness_of
 
@@ -15,9 +15,22 @@ router = APIRouter()
 
 
 @router.get("/")
-async def home(request: Request, settings: SettingsDep, service: ServiceDep) -> Response:
-    """Log in, or go to the dashboard when already logged in."""
+async def home(request: Request, settings: SettingsDep, maybe: OptionalServiceDep) -> Response:
+    """Log in, or go to the dashboard when already logged in (hosted: signed in on this browser)."""
     params = request.query_params
+    if request.app.state.web.hosted:
+        if maybe is not None and "deleted" not in params:
+            return RedirectResponse("/dashboard", status_code=303)
+        note = None
+        if "deleted" in params:
+            note = "Your account is deleted: WHOOP access was revoked, and your data and login are gone."
+        elif "signed_out" in params:
+            note = "You are signed out on this browser. Your data keeps syncing for your next sign-in."
+        return render(
+            request, "home.html", title="Welcome", redirect_uri=settings.whoop_redirect_uri, notice=note
+        )
+    assert maybe is not None  # locally there is always the one service
+    service = maybe
     if "logged_out" not in params and service.auth_status().logged_in:
         return RedirectResponse("/dashboard", status_code=303)
     note = None

@@ -148,8 +148,10 @@ async def _generate(
     facts = insights_mod.facts(data)
     # Reloading the page must not make a local model think for half a minute again: answers from
     # Ollama are kept for the same prompt (the same numbers) for INSIGHT_TTL seconds.
+    # The user is part of the key: hosted, two users with the same numbers must not share an answer.
+    user = await service.user_id()
     key = hashlib.sha256(
-        f"{web.settings.ollama_host}|{web.settings.ollama_model}|{insights_mod.build_prompt(data)}".encode()
+        f"{user}|{web.settings.ollama_host}|{web.settings.ollama_model}|{insights_mod.build_prompt(data)}".encode()
     ).hexdigest()
     now = time.monotonic()
     cached = web.insight_cache.get(key)

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from whoopkit.cli import doctor as checks
 from whoopkit.cli import export as exporting
-from whoopkit.cli import files, importing, output, wizard
+from whoopkit.cli import files, importing, output, serving, wizard
 from whoopkit.cli.deps import CliDeps
 from whoopkit.errors import AuthError, WhoopkitError
 
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from whoopkit.store import StoreStatus
 
 T = TypeVar("T")
+
+# The worker's defaults (whoopkit.hosted.jobs; not imported here: --help must stay light).
+DEFAULT_CONCURRENCY = 10
+DEFAULT_JOB_TIMEOUT = 3600
+DEFAULT_BACKFILL_DAYS = 365
 
 COLLECTION_NAMES = ("cycles", "recoveries", "sleeps", "workouts")
 #: Older than this, ``export`` says the data may be out of date.
@@ -505,6 +510,61 @@ def create_app(deps: CliDeps | None = None) -> typer.Typer:
             code = _with_service(deps, body)
         if code:
             raise typer.Exit(code)
+
+    @app.command()
+    def serve(
+        hosted: Annotated[
+            bool, typer.Option("--hosted", help="Many users on PostgreSQL and Redis (as WHOOP_HOSTED=1).")
+        ] = False,
+        host: Annotated[str | None, typer.Option("--host", help="Address to listen on (HOST).")] = None,
+        port: Annotated[
+            int | None, typer.Option("--port", min=1, max=65535, help="Port to listen on (PORT).")
+        ] = None,
+    ) -> None:
+        """Run the web dashboard (the demo when no WHOOP credentials are set); --hosted for many users."""
+        with boundary():
+            settings = deps.settings()
+            updates: dict[str, Any] = {}
+            if host is not None:
+                updates["host"] = host
+            if port is not None:
+                updates["port"] = port
+            serving.serve(settings.model_copy(update=updates), hosted=hosted or settings.whoop_hosted)
+
+    @app.command()
+    def worker(
+        concurrency: Annotated[
+            int, typer.Option("--concurrency", min=1, max=1000, help="Jobs this process runs at once.")
+        ] = DEFAULT_CONCURRENCY,
+        job_timeout: Annotated[
+            int, typer.Option("--job-timeout", min=10, help="Seconds a job may run before it is re-queued.")
+        ] = DEFAULT_JOB_TIMEOUT,
+        backfill_days: Annotated[
+            int,
+            typer.Option("--backfill-days", min=1, max=3650, help="History a new user's first sync fetches."),
+        ] = DEFAULT_BACKFILL_DAYS,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option("--metrics-port", min=1, max=65535, help="Serve Prometheus metrics here."),
+        ] = None,
+    ) -> None:
+        """Run a hosted-mode sync worker (backfills, refreshes, on-demand syncs); start more to scale."""
+        from whoopkit.hosted.jobs import WorkerOptions
+
+        with boundary():
+            options = WorkerOptions(
+                concurrency=concurrency, job_timeout=job_timeout, backfill_days=backfill_days
+            )
+            serving.worker(deps.settings(), options, metrics_port=metrics_port)
+
+    @app.command()
+    def migrate() -> None:
+        """Create or upgrade the database's tables; re-encrypt hosted logins under the newest token key."""
+        with boundary():
+            location, revision, rotated = serving.migrate(deps.settings())
+            output.line(f"The database {location} is at schema revision {revision} (the newest).")
+            if rotated is not None:
+                output.line(f"{rotated} saved WHOOP logins re-encrypted under the newest WHOOP_TOKEN_KEY.")
 
     return app
 

@@ -132,6 +132,15 @@ def whoopkit_error_response(request: Request, exc: WhoopkitError) -> Response:
     message = with_login_url(request, exc)
     if isinstance(exc, BadRequestError):
         return error_page(request, 400, "That request does not make sense", message)
+    if isinstance(exc, AuthError) and request.app.state.web.hosted and request_service(request) is None:
+        # Hosted, and this browser has no session: nothing expired, the visitor has just not signed in.
+        return error_page(
+            request,
+            401,
+            "Sign in with WHOOP",
+            "You are not signed in on this browser. Sign in with your WHOOP account to see your own data.",
+            show_login=True,
+        )
     if isinstance(exc, AuthError):
         return error_page(
             request,

@@ -462,7 +462,13 @@ class Syncer:
 
     async def _paused(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``call``, pausing (never failing) when WHOOP's rate limit is hit."""
-        for _ in range(MAX_RATE_PAUSES):
+        # Bulk work with no deadline (a hosted job, `whoopkit sync`) pauses as often as the budget asks: with
+        # many users sharing it, a backfill meets it every few requests, and failing after a count of
+        # pauses would only make the caller start over and send its first requests again.
+        patient = is_bulk() and self._time_left() == math.inf
+        pauses = 0
+        while patient or pauses < MAX_RATE_PAUSES:
+            pauses += 1
             try:
                 return await call()
             except RateLimitedError as exc:

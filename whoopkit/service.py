@@ -456,8 +456,9 @@ class WhoopService:
         if not self.syncer.needs(user_id, kinds, lo, hi, fresh_seconds):
             return self._freshness(user_id, kinds, None)
         error: WhoopkitError | None = None
-        wait = self._budget_wait()
         elsewhere = await self._elsewhere()
+        # Asked only when this process would fetch: hosted, it is a Redis round trip on every page.
+        wait = 0.0 if elsewhere is not None else self._budget_wait()
         if elsewhere is not None:
             error = _SyncedElsewhere(elsewhere)
         elif wait > BUDGET_WAIT_LIMIT:
@@ -1080,32 +1081,25 @@ def _offline_sentence(exc: BaseException) -> str:
     return f"WHOOP could not refresh this ({exc}), so this is stored data."
 
 
-def migrate_database(settings: Settings) -> tuple[str, str]:
-    """Bring the configured database to the newest schema (``whoopkit migrate``); its location and revision.
+def migrate_database(settings: Settings, *, rotate_keys: bool) -> tuple[str, str, int | None]:
+    """Bring the configured database to the newest schema (``whoopkit migrate``), in one opening.
+
+    With ``rotate_keys``, also re-encrypt the hosted token rows under the newest ``WHOOP_TOKEN_KEY``.
+    Returns the location, the revision and how many rows were re-encrypted (None without ``rotate_keys``).
 
     Raises:
         StoreError: the database cannot be opened, or was written by a newer whoopkit.
-    """
-    store = Store.open(settings.database_url)
-    try:
-        return store.location, store.schema_revision() or Store.head_revision()
-    finally:
-        store.close()
-
-
-def rotate_token_keys(settings: Settings) -> int:
-    """Re-encrypt hosted token rows under the newest ``WHOOP_TOKEN_KEY`` (``whoopkit migrate``); how many.
-
-    Raises:
         TokenKeyError: the key is malformed, or a row opens with none of the keys.
-        StoreError: the database cannot be used.
     """
-    from whoopkit.hosted_tokens import HostedTokenStore
-    from whoopkit.token_crypto import TokenCipher
-
     store = Store.open(settings.database_url)
     try:
-        return HostedTokenStore(store.engine, TokenCipher.from_settings(settings)).rotate_keys()
+        rotated = None
+        if rotate_keys:
+            from whoopkit.hosted_tokens import HostedTokenStore
+            from whoopkit.token_crypto import TokenCipher
+
+            rotated = HostedTokenStore(store.engine, TokenCipher.from_settings(settings)).rotate_keys()
+        return store.location, store.schema_revision() or Store.head_revision(), rotated
     finally:
         store.close()
 

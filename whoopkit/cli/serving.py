@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from whoopkit.config import Settings
 from whoopkit.errors import ConfigError
@@ -61,25 +61,19 @@ def serve(settings: Settings, *, hosted: bool) -> None:
         from whoopkit.hosted.logjson import configure_json_logging
 
         configure_json_logging("INFO")
-        config = uvicorn.Config(
-            WEB_FACTORY,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=True,
-            log_config=None,
-        )
+        log_config: dict[str, Any] | None = None  # the JSON handler above takes uvicorn's lines too
     else:
         log_config = copy.deepcopy(LOGGING_CONFIG)
         log_config["loggers"]["whoopkit"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-        config = uvicorn.Config(
-            WEB_FACTORY,
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=False,
-            log_config=log_config,
-        )
+    # Hosted, the reverse proxy's X-Forwarded-Proto says https; locally nothing stands in front.
+    config = uvicorn.Config(
+        WEB_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=hosted,
+        log_config=log_config,
+    )
     from whoopkit.config import get_settings
 
     get_settings.cache_clear()  # the factory must see HOST, PORT and WHOOP_HOSTED as set above
@@ -130,8 +124,7 @@ def migrate(settings: Settings) -> tuple[str, str, int | None]:
         StoreError: the database cannot be opened, or is newer than this whoopkit.
         TokenKeyError: the key is malformed, or a row opens with none of the keys.
     """
-    from whoopkit.service import migrate_database, rotate_token_keys
+    from whoopkit.service import migrate_database
 
-    location, revision = migrate_database(settings)
     key = settings.whoop_token_key.get_secret_value().strip() if settings.whoop_token_key else ""
-    return location, revision, rotate_token_keys(settings) if key else None
+    return migrate_database(settings, rotate_keys=bool(key))
